@@ -1,0 +1,270 @@
+"""The ``temcoco`` command line (see DESIGN.md 'Commands')."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+
+from temcoco.errors import TemcocoError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Temporally consistent infrared + visible video fusion (TemCoCo) at archive scale.")
+err = Console(stderr=True)
+out = Console()
+STATE = {"debug": False}
+
+Method = Annotated[str, typer.Option("--method", "-m", help="temcoco (network), average, max or laplacian")]
+StorageOptions = Annotated[Optional[str], typer.Option("--storage-options", help="fsspec options as JSON (secrets: use AWS_* variables)")]
+
+
+def _fail(e: BaseException, code: int = 2) -> None:
+    if STATE["debug"]:
+        raise e
+    err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from temcoco.flows.fuse_archive import versions
+
+        for name, v in versions().items():
+            out.print(f"{name} {v}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    debug: Annotated[bool, typer.Option("--debug", help="show tracebacks")] = False,
+    version: Annotated[bool, typer.Option("--version", callback=_version_callback, is_eager=True,
+                                          help="print versions and exit")] = False,
+) -> None:
+    STATE["debug"] = debug
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+@app.command()
+def fuse(
+    ir: Annotated[str, typer.Option("--ir", help="IR video file or frame folder")],
+    vi: Annotated[str, typer.Option("--vi", help="VI video file or frame folder")],
+    output: Annotated[str, typer.Option("--output", "-o", help="fused .mp4")],
+    method: Method = "temcoco",
+    weights: Annotated[Optional[str], typer.Option(help="network weights (.safetensors)")] = None,
+    chunk: Annotated[int, typer.Option(min=1, help="core frames per chunk")] = 64,
+    halo: Annotated[Optional[int], typer.Option(min=0, help="halo frames (default: the method's temporal radius)")] = None,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    storage_options: StorageOptions = None,
+) -> None:
+    """Fuse one IR/VI pair in this process."""
+    from rich.progress import Progress
+
+    from temcoco.model.registry import load_method
+    from temcoco.pipeline import fuse_pair
+    from temcoco.storage.fs import parse_storage_options
+
+    try:
+        so = parse_storage_options(storage_options)
+        fusion = load_method(method, weights, device)
+        if halo is not None and halo < fusion.temporal_radius:
+            raise TemcocoError(f"--halo {halo} is below the method's temporal radius {fusion.temporal_radius}: "
+                               "chunks would not match one-pass fusion")
+        if halo is not None:
+            fusion = _with_radius(fusion, halo)
+        with Progress(console=err, transient=True) as bar:
+            task = bar.add_task(f"fusing with {fusion.name}", total=None)
+            result = fuse_pair(ir, vi, output, fusion, chunk, so, on_frames=lambda n: bar.advance(task, n))
+    except TemcocoError as e:
+        _fail(e)
+    note = f" ({result.note})" if result.note else ""
+    out.print(f"{output}: {result.frames} frames {result.width}x{result.height} @ {result.fps:g} fps, "
+              f"{result.seconds:.1f} s, {result.frames / max(result.seconds, 1e-9):.2f} frames/s{note}", highlight=False)
+
+
+def _with_radius(method, halo: int):
+    """A method wrapper that reads ``halo`` frames each side and crops the extra before fusing."""
+    from temcoco.model.base import FusionMethod
+
+    class Wider:
+        name, version, temporal_radius = method.name, method.version, halo
+
+        def fuse(self, ir, vi):
+            extra = halo - method.temporal_radius
+            return method.fuse(ir[extra: len(ir) - extra], vi[extra: len(vi) - extra])
+
+    assert isinstance(Wider(), FusionMethod)
+    return Wider()
+
+
+@app.command()
+def submit(
+    archive: Annotated[str, typer.Argument(help="archive with ir/ and vi/ (local path or s3://)")],
+    out_: Annotated[str, typer.Option("--out", help="output location (local path or s3://)")],
+    job_id: Annotated[Optional[str], typer.Option(help="job id (default: time + random); reuse one to resume")] = None,
+    workers: Annotated[int, typer.Option(min=1, help="fusion actors")] = 1,
+    cpus_per_worker: Annotated[int, typer.Option(min=1, help="CPU cores per actor")] = 1,
+    ray_address: Annotated[Optional[str], typer.Option(help="existing Ray cluster (default: start a local one)")] = None,
+    method: Method = "temcoco",
+    weights: Annotated[Optional[str], typer.Option(help="network weights (.safetensors)")] = None,
+    chunk: Annotated[int, typer.Option(min=1, help="core frames per chunk (and zarr chunk)")] = 64,
+    incremental: Annotated[bool, typer.Option(help="skip clips already fused with the same inputs and model")] = False,
+    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    storage_options: StorageOptions = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display (for cron)")] = False,
+) -> None:
+    """Run the archive-fusion flow (Prefect + Ray) and print a summary."""
+    from temcoco.flows.fuse_archive import fuse_archive
+    from temcoco.storage.fs import parse_storage_options
+
+    try:
+        so = parse_storage_options(storage_options)
+        summary = _with_live_progress(quiet, lambda: fuse_archive(
+            archive, out_, job_id, method, weights, workers, cpus_per_worker, chunk, ray_address, incremental,
+            device, so))
+    except TemcocoError as e:
+        _fail(e)
+    out.print(f"job {summary['job_id']}: {summary['ok']} ok, {summary['failed']} failed, {summary['skipped']} skipped "
+              f"of {summary['clips']} clips, {summary['frames']} frames in {summary['seconds']:.1f} s "
+              f"({summary['method']} {summary['model_version']})", highlight=False)
+    for clip, reason in summary["failures"].items():
+        out.print(f"  failed {clip}: {reason}", highlight=False)
+    out.print(f"videos: {out_.rstrip('/')}/fused/   metrics: temcoco metrics {out_}", highlight=False)
+    raise typer.Exit(3 if summary["failed"] else 0)
+
+
+def _with_live_progress(quiet: bool, run):
+    """Run ``run()`` while showing clips and chunks done, frames/s and time left."""
+    import threading
+    import time
+
+    from rich.live import Live
+
+    from temcoco.flows.progress import reset
+
+    progress = reset()
+    if quiet or not err.is_terminal:
+        return run()
+    began, stop = time.perf_counter(), threading.Event()
+
+    def line() -> str:
+        elapsed = time.perf_counter() - began
+        rate = progress.frames_fused / elapsed if elapsed else 0.0
+        left = progress.chunks_total - progress.chunks_done
+        eta = f", ~{left * elapsed / max(progress.chunks_done, 1):.0f} s left" if progress.chunks_done else ""
+        return (f"clips {progress.clips_done}/{progress.clips_total}  chunks {progress.chunks_done}/"
+                f"{progress.chunks_total}  {rate:.1f} frames/s{eta}")
+
+    with Live(line(), console=err, transient=True, refresh_per_second=4) as live:
+        ticker = threading.Thread(target=lambda: [live.update(line()) for _ in iter(lambda: stop.wait(0.25), True)],
+                                  daemon=True)
+        ticker.start()
+        try:
+            return run()
+        finally:
+            stop.set()
+
+
+@app.command()
+def metrics(
+    out_: Annotated[str, typer.Argument(metavar="OUT", help="output location of submit")],
+    sql: Annotated[str, typer.Option(help="SQL over the view `metrics`")] = "SELECT * FROM metrics ORDER BY date, job_id, clip_id",
+    format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    storage_options: StorageOptions = None,
+) -> None:
+    """Query the metrics table with SQL (DuckDB)."""
+    from temcoco.storage.fs import parse_storage_options
+    from temcoco.storage.results import query
+
+    try:
+        if format not in ("table", "csv", "json"):
+            raise TemcocoError("--format must be table, csv or json")
+        table = query(out_, sql, parse_storage_options(storage_options))
+    except TemcocoError as e:
+        _fail(e)
+    rows = table.to_pylist()
+    if format == "json":
+        sys.stdout.write(json.dumps(rows, default=str, ensure_ascii=False) + "\n")
+    elif format == "csv":
+        import csv
+
+        w = csv.DictWriter(sys.stdout, fieldnames=table.column_names)
+        w.writeheader()
+        w.writerows(rows)
+    else:
+        _print_table(table.column_names, rows)
+
+
+def _print_table(columns: list[str], rows: list[dict]) -> None:
+    from rich.table import Table
+
+    t = Table(show_lines=False, header_style="bold")
+    for c in columns:
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(*(_cell(r[c]) for c in columns))
+    Console(width=max(120, out.width)).print(t)
+
+
+def _cell(v) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return str(v)
+
+
+@app.command()
+def evaluate(
+    ir: Annotated[str, typer.Option("--ir", help="IR source (video or frame folder)")],
+    vi: Annotated[str, typer.Option("--vi", help="VI source")],
+    fused: Annotated[str, typer.Option("--fused", help="fused video or frame folder (any method)")],
+    ref_ir: Annotated[Optional[str], typer.Option("--ref-ir", help="clean IR reference")] = None,
+    ref_vi: Annotated[Optional[str], typer.Option("--ref-vi", help="clean VI reference")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="one JSON object keyed by metric column")] = False,
+    storage_options: StorageOptions = None,
+) -> None:
+    """The metric suite for any fused video."""
+    from temcoco.metrics import evaluate_streams
+    from temcoco.storage.fs import parse_storage_options
+
+    try:
+        result = evaluate_streams(ir, vi, fused, ref_ir, ref_vi, parse_storage_options(storage_options))
+    except TemcocoError as e:
+        _fail(e)
+    if as_json:
+        sys.stdout.write(json.dumps(result, default=str) + "\n")
+    else:
+        _print_table(["metric", "value"], [{"metric": k, "value": v} for k, v in result.items()])
+
+
+@app.command()
+def train(
+    config: Annotated[Path, typer.Argument(help="training config (.toml), e.g. temcoco/model/configs/small.toml")],
+    resume: Annotated[bool, typer.Option(help="continue from the latest checkpoint")] = False,
+) -> None:
+    """Train or fine-tune the network."""
+    from temcoco.model.train import TrainConfig
+    from temcoco.model.train import train as run_training
+
+    try:
+        path = run_training(TrainConfig.from_toml(config), resume)
+    except TemcocoError as e:
+        _fail(e)
+    out.print(f"weights: {path}", highlight=False)
+
+
+def run() -> None:
+    """Entry point that turns unexpected errors into one line too (``--debug`` for the traceback)."""
+    try:
+        app()
+    except TemcocoError as e:
+        _fail(e)
+
+
+if __name__ == "__main__":
+    run()

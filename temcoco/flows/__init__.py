@@ -1,0 +1,1 @@
+"""Prefect flows: archive fusion and its schedule."""

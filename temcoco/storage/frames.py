@@ -1,0 +1,50 @@
+"""Zarr v3 frame arrays (T, H, W, C) uint8, chunked along time, on any fsspec URL."""
+
+from __future__ import annotations
+
+import numpy as np
+import zarr
+
+from temcoco.storage.fs import is_local
+
+
+def _store(url: str, storage_options: dict | None):
+    if is_local(url):
+        return zarr.storage.LocalStore(url.removeprefix("file://"))
+    return zarr.storage.FsspecStore.from_url(url, storage_options=storage_options or {})
+
+
+def create_frames(
+    url: str, shape: tuple[int, int, int, int], chunk: int, storage_options: dict | None = None,
+    attributes: dict | None = None,
+) -> zarr.Array:
+    """A new (overwritten) frame array of ``shape`` (T, H, W, C), ``chunk`` frames per zarr chunk."""
+    t, h, w, c = shape
+    return zarr.create_array(
+        _store(url, storage_options), shape=shape, chunks=(chunk, h, w, c), dtype="uint8",
+        fill_value=0, overwrite=True, attributes=attributes or {},
+        dimension_names=("t", "y", "x", "c"),
+    )
+
+
+def open_frames(url: str, storage_options: dict | None = None, mode: str = "r") -> zarr.Array:
+    """An existing frame array."""
+    return zarr.open_array(_store(url, storage_options), mode=mode)
+
+
+def create_inputs(url: str, height: int, width: int, chunk: int, storage_options: dict | None = None) -> zarr.Group:
+    """A new (overwritten) group with empty, appendable ``ir`` (T, H, W, 1) and ``vi`` (T, H, W, 3)."""
+    group = zarr.open_group(_store(url, storage_options), mode="w")
+    for name, c in (("ir", 1), ("vi", 3)):
+        group.create_array(name, shape=(0, height, width, c), chunks=(chunk, height, width, c), dtype="uint8",
+                           fill_value=0, dimension_names=("t", "y", "x", "c"))
+    return group
+
+
+def open_inputs(url: str, storage_options: dict | None = None) -> zarr.Group:
+    return zarr.open_group(_store(url, storage_options), mode="r")
+
+
+def read_window(array: zarr.Array, start: int, stop: int) -> np.ndarray:
+    """Frames [start, stop) as a numpy array (T, H, W, C)."""
+    return np.asarray(array[start:stop])

@@ -1,0 +1,78 @@
+"""fsspec helpers: every location in temcoco is a URL (a local path or ``s3://...``)."""
+
+from __future__ import annotations
+
+import json
+import posixpath
+
+import fsspec
+from fsspec.core import url_to_fs
+
+from temcoco.errors import StorageError
+
+
+def filesystem(url: str, storage_options: dict | None = None) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem and in-filesystem path of ``url``."""
+    try:
+        return url_to_fs(url, **(storage_options or {}))
+    except (ImportError, ValueError) as e:
+        raise StorageError(f"cannot open {url}: {e}") from e
+
+
+def join(url: str, *parts: str) -> str:
+    """Join path parts onto a URL with ``/`` (also for local paths)."""
+    return posixpath.join(url.rstrip("/"), *parts)
+
+
+def is_local(url: str) -> bool:
+    return "://" not in url or url.startswith("file://")
+
+
+def parse_storage_options(text: str | None) -> dict:
+    """``--storage-options`` JSON -> dict (clear error on bad JSON)."""
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise StorageError(f"--storage-options is not valid JSON: {e}") from e
+    if not isinstance(value, dict):
+        raise StorageError("--storage-options must be a JSON object, e.g. '{\"anon\": true}'")
+    return value
+
+
+def write_json(url: str, obj: object, storage_options: dict | None = None) -> None:
+    """Write ``obj`` as JSON; local writes are atomic (temp file then rename), S3 PUTs are atomic."""
+    fs, path = filesystem(url, storage_options)
+    data = json.dumps(obj, indent=2, sort_keys=True, default=str).encode()
+    try:
+        fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        if is_local(url):
+            tmp = f"{path}.tmp-{posixpath.basename(path)}"
+            fs.pipe_file(tmp, data)
+            fs.mv(tmp, path)
+        else:
+            fs.pipe_file(path, data)
+    except OSError as e:
+        raise StorageError(f"cannot write {url}: {e}") from e
+
+
+def read_json(url: str, storage_options: dict | None = None) -> object | None:
+    """The JSON object at ``url``, or None when there is none."""
+    fs, path = filesystem(url, storage_options)
+    try:
+        return json.loads(fs.cat_file(path))
+    except FileNotFoundError:
+        return None
+
+
+def check_writable(url: str, storage_options: dict | None = None) -> None:
+    """Raise StorageError unless a small file can be written and removed under ``url``."""
+    fs, path = filesystem(url, storage_options)
+    probe = posixpath.join(path, ".temcoco-write-check")
+    try:
+        fs.makedirs(path, exist_ok=True)
+        fs.pipe_file(probe, b"ok")
+        fs.rm_file(probe)
+    except (OSError, PermissionError) as e:
+        raise StorageError(f"output location {url} is not writable: {e}") from e

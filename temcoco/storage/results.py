@@ -1,0 +1,89 @@
+"""The metrics table: one parquet file per clip per job, hive-partitioned by date and job id.
+
+``OUT/metrics/date=YYYY-MM-DD/job_id=<id>/<clip key>.parquet``. The file name is derived
+from the clip id, so a retried or resumed clip replaces its row instead of adding one.
+DuckDB queries the dataset through pyarrow and fsspec (works the same on local disk and s3).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import posixpath
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+import pyarrow.parquet as pq
+from pyarrow.fs import FSSpecHandler, PyFileSystem
+
+from temcoco.errors import StorageError, TemcocoError
+from temcoco.storage.fs import filesystem, join
+
+METRIC_NAMES = (
+    "EN", "SD", "SF", "AG", "MI", "CC", "SCD", "VIF", "Qabf", "Nabf", "SSIM", "MS_SSIM", "PSNR",
+    "flowD", "feaCD", "BiSWE", "ref_PSNR", "ref_SSIM", "flowD_seam", "flowD_inner",
+)
+
+SCHEMA = pa.schema(
+    [
+        ("clip_id", pa.string()),
+        ("method", pa.string()),
+        ("model_version", pa.string()),
+        ("status", pa.string()),
+        ("error", pa.string()),
+        ("note", pa.string()),
+        ("ir", pa.string()),
+        ("vi", pa.string()),
+        ("fingerprint", pa.string()),
+        ("frames", pa.int64()),
+        ("height", pa.int64()),
+        ("width", pa.int64()),
+        ("fps", pa.float64()),
+        ("seconds", pa.float64()),
+        ("flow_method", pa.string()),
+        *[(name, pa.float64()) for name in METRIC_NAMES],
+        ("finished_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+PARTITIONS = pa.schema([("date", pa.string()), ("job_id", pa.string())])
+
+
+def row_path(out: str, date: str, job_id: str, clip_id: str) -> str:
+    key = hashlib.sha1(clip_id.encode()).hexdigest()[:16]
+    return join(out, "metrics", f"date={date}", f"job_id={job_id}", f"{key}.parquet")
+
+
+def write_row(out: str, date: str, job_id: str, row: dict, storage_options: dict | None = None) -> None:
+    """Write one clip's row (missing columns are null)."""
+    table = pa.Table.from_pylist([{name: row.get(name) for name in SCHEMA.names}], schema=SCHEMA)
+    buf = io.BytesIO()
+    pq.write_table(table, buf)
+    fs, path = filesystem(row_path(out, date, job_id, row["clip_id"]), storage_options)
+    try:
+        fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        fs.pipe_file(path, buf.getvalue())
+    except OSError as e:
+        raise StorageError(f"cannot write metrics row to {path}: {e}") from e
+
+
+def dataset(out: str, storage_options: dict | None = None) -> ds.Dataset:
+    """The metrics table of ``out`` as a pyarrow dataset (columns of SCHEMA plus date, job_id)."""
+    fs, root = filesystem(join(out, "metrics"), storage_options)
+    if not fs.exists(root):
+        raise TemcocoError(f"no metrics table under {out}: run `temcoco submit` first")
+    return ds.dataset(
+        root, schema=pa.unify_schemas([SCHEMA, PARTITIONS]), format="parquet",
+        filesystem=PyFileSystem(FSSpecHandler(fs)), partitioning=ds.partitioning(PARTITIONS, flavor="hive"),
+    )
+
+
+def query(out: str, sql: str, storage_options: dict | None = None) -> pa.Table:
+    """Run ``sql`` against the view ``metrics`` with DuckDB."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("metrics", dataset(out, storage_options))
+    try:
+        return con.sql(sql).to_arrow_table()
+    except duckdb.Error as e:
+        raise TemcocoError(f"SQL error: {str(e).splitlines()[0]}") from e

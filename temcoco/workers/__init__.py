@@ -1,0 +1,1 @@
+"""Ray actors and the per-clip work they run."""

@@ -1,0 +1,88 @@
+"""A pool of Ray fusion actors that many clip threads share.
+
+Work is handed to an idle actor (each actor takes at most ``depth`` calls at once, so the
+next call is queued when the current one finishes); actors are restarted by Ray when
+their process dies, and the interrupted call is retried (all stages are idempotent).
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+import ray
+
+from temcoco.errors import TemcocoError
+from temcoco.workers.actor import FusionWorker, WorkerConfig
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    workers: int = 1
+    cpus_per_worker: int = 1
+    ray_address: str | None = None
+
+
+def connect(address: str | None, cpus_needed: int) -> None:
+    """Connect to the Ray cluster at ``address``, or start a local one (reuse one already connected)."""
+    if ray.is_initialized():
+        return
+    os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+    try:
+        if address:
+            ray.init(address=address, log_to_driver=False)
+        else:
+            ray.init(num_cpus=max(os.cpu_count() or 1, cpus_needed), include_dashboard=False, log_to_driver=False)
+    except (ConnectionError, RuntimeError, ValueError) as e:
+        raise TemcocoError(f"cannot connect to the Ray cluster at {address or 'local'}: {e}") from e
+
+
+def gpus_per_worker() -> int:
+    """1 when the cluster has GPUs (each actor then takes one GPU), else 0 (CPU actors)."""
+    return 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+
+
+class WorkerPool:
+    """N :class:`FusionWorker` actors; ``call(name, *args)`` runs a method on the next idle one."""
+
+    def __init__(self, pool: PoolConfig, worker: WorkerConfig, depth: int = 2) -> None:
+        connect(pool.ray_address, pool.workers * pool.cpus_per_worker)
+        gpus = gpus_per_worker()
+        cpus = ray.cluster_resources().get("CPU", 0)
+        if not gpus and pool.workers * pool.cpus_per_worker > cpus:
+            raise TemcocoError(
+                f"--workers {pool.workers} x --cpus-per-worker {pool.cpus_per_worker} needs "
+                f"{pool.workers * pool.cpus_per_worker} CPUs; the Ray cluster has {cpus:g}"
+            )
+        actor_cls = ray.remote(FusionWorker).options(
+            num_cpus=pool.cpus_per_worker, num_gpus=gpus, max_restarts=-1, max_task_retries=-1,
+        )
+        device = worker.device if worker.device != "auto" else ("cuda" if gpus else "cpu")
+        config = WorkerConfig(worker.method, worker.weights, device, pool.cpus_per_worker, worker.storage_options)
+        self.actors = [actor_cls.remote(config) for _ in range(pool.workers)]
+        self._idle: queue.Queue = queue.Queue()
+        for _ in range(depth):
+            for actor in self.actors:
+                self._idle.put(actor)
+
+    def call(self, name: str, *args) -> Future:
+        """Run ``FusionWorker.<name>(*args)`` on an idle actor; blocks while all are busy."""
+        actor = self._idle.get()
+        future = getattr(actor, name).remote(*args).future()
+        future.add_done_callback(lambda _: self._idle.put(actor))
+        return future
+
+    def where(self) -> list[dict]:
+        return ray.get([a.where.remote() for a in self.actors])
+
+    def shutdown(self) -> None:
+        for actor in self.actors:
+            ray.kill(actor)
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.shutdown()

@@ -1,0 +1,41 @@
+"""Shared fixtures: one Ray cluster and one Prefect test harness per test session, test media."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
+
+M3SVD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "m3svd-dev"
+
+
+@pytest.fixture(scope="session")
+def m3svd() -> Path:
+    """The real M3SVD dev sequences (../shared/data/m3svd-dev), or skip."""
+    if not M3SVD.exists():
+        pytest.skip(f"real data not found at {M3SVD} (see ../shared/data/README.md)")
+    return M3SVD
+
+
+@pytest.fixture(scope="session")
+def ray_cluster():
+    """A local Ray cluster shared by all tests (starting one takes ~10 s)."""
+    import ray
+
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def prefect_harness():
+    """A temporary Prefect API + database shared by all tests (starting one takes ~20 s)."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
