@@ -170,6 +170,28 @@ def _with_live_progress(quiet: bool, run):
 
 
 @app.command()
+def schedule(
+    archive: Annotated[str, typer.Argument(help="archive to fuse every night")],
+    out_: Annotated[str, typer.Option("--out", help="output location")],
+    cron: Annotated[str, typer.Option(help='cron schedule in UTC, e.g. "0 2 * * *"')] = "0 2 * * *",
+    method: Method = "temcoco",
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+    cpus_per_worker: Annotated[int, typer.Option(min=1)] = 1,
+    chunk: Annotated[int, typer.Option(min=1)] = 64,
+    ray_address: Annotated[Optional[str], typer.Option()] = None,
+) -> None:
+    """Serve a Prefect deployment that runs `submit --incremental` on a cron schedule (Ctrl-C stops)."""
+    from temcoco.flows.schedule import nightly_deployment, serve
+
+    try:
+        deployment = nightly_deployment(archive, out_, cron, method, workers, cpus_per_worker, chunk, ray_address)
+    except TemcocoError as e:
+        _fail(e)
+    err.print(f"serving deployment fuse_archive/{deployment.name} on '{cron}' (UTC); Ctrl-C to stop", highlight=False)
+    serve(deployment)
+
+
+@app.command()
 def metrics(
     out_: Annotated[str, typer.Argument(metavar="OUT", help="output location of submit")],
     sql: Annotated[str, typer.Option(help="SQL over the view `metrics`")] = "SELECT * FROM metrics ORDER BY date, job_id, clip_id",

@@ -97,7 +97,9 @@ def _from_manifest(archive: str, text: str) -> list[ClipSource]:
     clips, seen = [], set()
     for line, row in enumerate(reader, start=2):
         clip_id = (row["clip_id"] or "").strip()
-        error = unsafe_clip_id(clip_id) or (f"duplicate clip id in {MANIFEST} line {line}" if clip_id in seen) or None
+        error = unsafe_clip_id(clip_id)
+        if clip_id in seen:
+            error = error or f"duplicate clip id in {MANIFEST} line {line}"
         seen.add(clip_id)
         urls = []
         for side in ("ir", "vi"):

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import zarr
 
-from temcoco.storage.fs import is_local
+from temcoco.storage.fs import fs_options, is_local
 
 
 def _store(url: str, storage_options: dict | None):
     if is_local(url):
         return zarr.storage.LocalStore(url.removeprefix("file://"))
-    return zarr.storage.FsspecStore.from_url(url, storage_options=storage_options or {})
+    return zarr.storage.FsspecStore.from_url(url, storage_options=fs_options(url, storage_options))
 
 
 def create_frames(

@@ -11,10 +11,19 @@ from fsspec.core import url_to_fs
 from temcoco.errors import StorageError
 
 
+def fs_options(url: str, storage_options: dict | None = None) -> dict:
+    """fsspec options for ``url``: the user's, plus no listing cache on object stores, because
+    other processes (Ray actors) write markers that a cached listing would not show."""
+    options = dict(storage_options or {})
+    if not is_local(url):
+        options.setdefault("use_listings_cache", False)
+    return options
+
+
 def filesystem(url: str, storage_options: dict | None = None) -> tuple[fsspec.AbstractFileSystem, str]:
     """The filesystem and in-filesystem path of ``url``."""
     try:
-        return url_to_fs(url, **(storage_options or {}))
+        return url_to_fs(url, **fs_options(url, storage_options))
     except (ImportError, ValueError) as e:
         raise StorageError(f"cannot open {url}: {e}") from e
 

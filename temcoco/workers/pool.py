@@ -39,6 +39,11 @@ def connect(address: str | None, cpus_needed: int) -> None:
         raise TemcocoError(f"cannot connect to the Ray cluster at {address or 'local'}: {e}") from e
 
 
+def forwarded_environment() -> dict[str, str]:
+    """The driver's object-store settings (``AWS_*``), handed to actors so they reach the same storage."""
+    return {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
+
+
 def gpus_per_worker() -> int:
     """1 when the cluster has GPUs (each actor then takes one GPU), else 0 (CPU actors)."""
     return 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
@@ -58,6 +63,7 @@ class WorkerPool:
             )
         actor_cls = ray.remote(FusionWorker).options(
             num_cpus=pool.cpus_per_worker, num_gpus=gpus, max_restarts=-1, max_task_retries=-1,
+            runtime_env={"env_vars": forwarded_environment()},
         )
         device = worker.device if worker.device != "auto" else ("cuda" if gpus else "cpu")
         config = WorkerConfig(worker.method, worker.weights, device, pool.cpus_per_worker, worker.storage_options)
