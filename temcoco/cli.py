@@ -133,7 +133,8 @@ def submit(
               f"({summary['method']} {summary['model_version']})", highlight=False)
     for clip, reason in summary["failures"].items():
         out.print(f"  failed {clip}: {reason}", highlight=False)
-    out.print(f"videos: {out_.rstrip('/')}/fused/   metrics: temcoco metrics {out_}", highlight=False)
+    out.print(f"videos: {out_.rstrip('/')}/fused/  report: {out_.rstrip('/')}/reports/{summary['job_id']}.html  "
+              f"metrics: temcoco metrics {out_}", highlight=False)
     raise typer.Exit(3 if summary["failed"] else 0)
 
 
@@ -262,6 +263,23 @@ def evaluate(
         sys.stdout.write(json.dumps(result, default=str) + "\n")
     else:
         _print_table(["metric", "value"], [{"metric": k, "value": v} for k, v in result.items()])
+
+
+@app.command()
+def report(
+    out_: Annotated[str, typer.Argument(metavar="OUT", help="output location of submit")],
+    job: Annotated[str, typer.Option("--job", help="job id")],
+    storage_options: StorageOptions = None,
+) -> None:
+    """Write the job's HTML report (submit writes it too) and print where it is."""
+    from temcoco.report import render
+    from temcoco.storage.fs import parse_storage_options
+
+    try:
+        url = render(out_, job, parse_storage_options(storage_options))
+    except TemcocoError as e:
+        _fail(e)
+    out.print(url, highlight=False)
 
 
 @app.command()

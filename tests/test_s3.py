@@ -33,7 +33,7 @@ def test_submit_reads_and_writes_s3(s3_job):
     assert fs.exists("archive-bucket/out/fused/clip0.mp4")
     assert fs.exists("archive-bucket/out/fused/clip 1 vidéo.mp4")
     assert json.loads(fs.cat("archive-bucket/out/jobs/s3job.json"))["status"] == "done"
-    assert not fs.exists("archive-bucket/out/staging/clip0.zarr")  # staged inputs are dropped when done
+    assert not fs.exists("archive-bucket/out/staging/s3job/clip0.zarr")  # staged inputs are dropped when done
 
 
 def test_metrics_cli_queries_s3(s3_job):

@@ -63,6 +63,7 @@ class JobSummary:
     frames: int
     failures: dict[str, str]
     versions: dict[str, str]
+    work_by_node: dict[str, dict[str, int]]
 
     @property
     def exit_code(self) -> int:
@@ -114,7 +115,7 @@ def finish_task(layout: ClipLayout, ingested: Ingested, pool: WorkerPool) -> dic
 def clip_task(source: ClipSource, job: JobConfig, method: dict, date: str, pool: WorkerPool) -> dict:
     """All stages of one clip; always returns (and writes) the clip's row, ``failed`` with a reason if needed."""
     began = time.perf_counter()
-    layout = ClipLayout(job.out, source.clip_id)
+    layout = ClipLayout(job.out, source.clip_id, job.job_id)
     so = job.storage_options
     row = {"clip_id": source.clip_id, "method": method["method"], "model_version": method["model_version"],
            "ir": source.ir, "vi": source.vi}
@@ -187,19 +188,26 @@ def run_job(job: JobConfig) -> JobSummary:
     progress().add(clips_total=len(clips))
     worker = WorkerConfig(job.method, job.weights, job.device, job.cpus_per_worker, so)
     with WorkerPool(PoolConfig(job.workers, job.cpus_per_worker, job.ray_address), worker) as pool:
-        method = pool.actors[0].describe.remote()
-        import ray
-
-        method = ray.get(method)
+        method = pool.call("describe").result()
         futures = [clip_task.submit(c, job, method, date, pool) for c in clips]
         wait(futures)
         rows = [f.result() for f in futures]
+        work = pool.work_by_node()
     summary = JobSummary(
         job_id=job.job_id, date=date, method=method["method"], model_version=method["model_version"],
         clips=len(rows), ok=sum(r["status"] == "ok" for r in rows),
         failed=sum(r["status"] == "failed" for r in rows), skipped=sum(r["status"] == "skipped" for r in rows),
         seconds=time.perf_counter() - began, frames=sum(r.get("frames") or 0 for r in rows if r["status"] == "ok"),
         failures={r["clip_id"]: r["error"] for r in rows if r["status"] == "failed"}, versions=versions(),
+        work_by_node=work,
     )
     write_json(summary_url, {**asdict(summary), "status": "done", "archive": job.archive, "out": job.out}, so)
+    report_task(job.out, job.job_id, so)
     return summary
+
+
+@task(name="report", cache_policy=NO_CACHE)
+def report_task(out: str, job_id: str, storage_options: dict) -> str:
+    from temcoco.report import render
+
+    return render(out, job_id, storage_options)

@@ -16,13 +16,16 @@ def _store(url: str, storage_options: dict | None):
 
 def create_frames(
     url: str, shape: tuple[int, int, int, int], chunk: int, storage_options: dict | None = None,
-    attributes: dict | None = None,
+    attributes: dict | None = None, overwrite: bool = True,
 ) -> zarr.Array:
-    """A new (overwritten) frame array of ``shape`` (T, H, W, C), ``chunk`` frames per zarr chunk."""
+    """A new frame array of ``shape`` (T, H, W, C), ``chunk`` frames per zarr chunk.
+
+    With ``overwrite=False`` an existing array raises ``zarr.errors.ContainsArrayError``.
+    """
     t, h, w, c = shape
     return zarr.create_array(
         _store(url, storage_options), shape=shape, chunks=(chunk, h, w, c), dtype="uint8",
-        fill_value=0, overwrite=True, attributes=attributes or {},
+        fill_value=0, overwrite=overwrite, attributes=attributes or {},
         dimension_names=("t", "y", "x", "c"),
     )
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import queue
+from collections import Counter
 from concurrent.futures import Future
 from dataclasses import dataclass
 
@@ -68,6 +69,7 @@ class WorkerPool:
         device = worker.device if worker.device != "auto" else ("cuda" if gpus else "cpu")
         config = WorkerConfig(worker.method, worker.weights, device, pool.cpus_per_worker, worker.storage_options)
         self.actors = [actor_cls.remote(config) for _ in range(pool.workers)]
+        self._calls_done: Counter = Counter()
         self._idle: queue.Queue = queue.Queue()
         for _ in range(depth):
             for actor in self.actors:
@@ -77,8 +79,23 @@ class WorkerPool:
         """Run ``FusionWorker.<name>(*args)`` on an idle actor; blocks while all are busy."""
         actor = self._idle.get()
         future = getattr(actor, name).remote(*args).future()
-        future.add_done_callback(lambda _: self._idle.put(actor))
+
+        def done(f: Future) -> None:
+            self._idle.put(actor)
+            if not f.cancelled() and f.exception() is None:
+                self._calls_done[(actor._actor_id.hex(), name)] += 1
+
+        future.add_done_callback(done)
         return future
+
+    def work_by_node(self) -> dict[str, dict[str, int]]:
+        """Completed calls per Ray node and stage, e.g. {node_id: {"fuse_chunk": 12, ...}}."""
+        nodes = {a._actor_id.hex(): w["node_id"] for a, w in zip(self.actors, self.where())}
+        out: dict[str, dict[str, int]] = {}
+        for (actor, name), n in sorted(self._calls_done.items()):
+            stage = out.setdefault(nodes.get(actor, "unknown"), {})
+            stage[name] = stage.get(name, 0) + n
+        return out
 
     def where(self) -> list[dict]:
         return ray.get([a.where.remote() for a in self.actors])

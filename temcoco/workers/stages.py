@@ -13,6 +13,7 @@ import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from zarr.errors import ContainsArrayError
 
 from temcoco.errors import ClipError
 from temcoco.model.base import FusionMethod
@@ -95,23 +96,34 @@ def ingest(source: ClipSource, layout: ClipLayout, fingerprint: str, chunk: int,
 
 def prepare_output(layout: ClipLayout, ingested: Ingested, version: str,
                    storage_options: dict | None = None) -> list[ChunkSpec]:
-    """Create the fused array (or keep a matching one from an interrupted run) and plan its chunks.
+    """Create the fused array, or keep one made for the same inputs and model version (by an
+    interrupted or concurrent job), and plan its chunks.
 
     Returns the chunks still to fuse: those without a commit marker.
     """
     identity = {"fingerprint": ingested.fingerprint, "model_version": version, "chunk": ingested.chunk}
     shape = (ingested.frames, ingested.height, ingested.width, 3)
     fs, commits = filesystem(layout.commits, storage_options)
-    try:
-        existing = open_frames(layout.fused, storage_options)
-        keep = existing.shape == shape and {k: existing.attrs.get(k) for k in identity} == identity
-    except (FileNotFoundError, KeyError, ValueError):
-        keep = False
-    if not keep:
+
+    def existing() -> bool | None:
+        """True: a matching array exists; False: another one exists; None: none exists."""
+        try:
+            array = open_frames(layout.fused, storage_options)
+        except (FileNotFoundError, KeyError, ValueError):
+            return None
+        return array.shape == shape and {k: array.attrs.get(k) for k in identity} == identity
+
+    state = existing()
+    if state is None:
+        try:  # never overwrite here: a concurrent job may have created it and be writing chunks
+            create_frames(layout.fused, shape, ingested.chunk, storage_options, attributes=identity, overwrite=False)
+        except ContainsArrayError:
+            state = existing()
+    if state is False:  # made for other inputs or another model: replace it and forget its commits
         if fs.exists(commits):
             fs.rm(commits, recursive=True)
         create_frames(layout.fused, shape, ingested.chunk, storage_options, attributes=identity)
-    done = {int(posixpath.basename(p)) for p in fs.ls(commits, detail=False)} if keep and fs.exists(commits) else set()
+    done = {int(posixpath.basename(p)) for p in fs.ls(commits, detail=False)} if fs.exists(commits) else set()
     return [s for s in plan_chunks(ingested.frames, ingested.chunk, 0) if s.start not in done]
 
 
@@ -135,14 +147,20 @@ def fuse_chunk(layout: ClipLayout, spec: ChunkSpec, method: FusionMethod,
 
 
 def finish(layout: ClipLayout, ingested: Ingested, storage_options: dict | None = None) -> dict:
-    """Encode the fused video and compute the clip's metrics in one pass over the frames."""
+    """Encode the fused video, compute the clip's metrics and its report preview, in one pass.
+
+    Returns the clip metrics; the preview (frame strips at three moments, per-frame series)
+    is written to ``layout.preview``.
+    """
     from temcoco.metrics import ClipMetrics
+    from temcoco.preview import moments, strip
     from temcoco.storage.video import VideoWriter
 
     began = time.perf_counter()
     inputs = open_inputs(layout.inputs, storage_options)
     fused = open_frames(layout.fused, storage_options)
     metrics = ClipMetrics()
+    shown, strips = set(moments(ingested.frames)), []
     with VideoWriter(layout.video, ingested.fps, storage_options) as writer:
         for spec in plan_chunks(ingested.frames, ingested.chunk, 0):
             f = read_window(fused, spec.start, spec.stop)
@@ -151,4 +169,9 @@ def finish(layout: ClipLayout, ingested: Ingested, storage_options: dict | None 
             writer.write(f)
             for t in range(len(f)):
                 metrics.update(ir[t], vi[t], f[t], chunk_start=(t == 0 and spec.start > 0))
-    return {**metrics.result(), "finish_seconds": time.perf_counter() - began}
+                if spec.start + t in shown:
+                    strips.append({"frame": spec.start + t, "image": strip(ir[t], vi[t], f[t])})
+    result = metrics.result()
+    write_json(layout.preview, {"clip_id": layout.clip_id, "strips": strips, "per_frame": metrics.per_frame,
+                                "chunk": ingested.chunk, "fps": ingested.fps}, storage_options)
+    return {**result, "finish_seconds": time.perf_counter() - began}

@@ -1,0 +1,97 @@
+"""The CLI as a user meets it: exit codes, one-line errors, in-process `fuse`."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from tests.archives import add_bad_clips, good_archive, write_folder
+from temcoco.demo import synthetic_clip
+from temcoco.model.registry import METHODS, load_method
+from temcoco.pipeline import fuse_pair
+from temcoco.storage.video import read_video
+
+
+def temcoco(*args, timeout=600):
+    return subprocess.run([sys.executable, "-m", "temcoco.cli", *args], capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def pair(tmp_path_factory):
+    root = tmp_path_factory.mktemp("pair")
+    ir, vi = synthetic_clip(11, 36, 52, seed=3)
+    write_folder(root / "ir", ir)
+    write_folder(root / "vi", vi)
+    return root
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_chunked_fusion_equals_one_pass(pair, tmp_path, method):
+    fusion = load_method(method, device="cpu")
+    outs = []
+    for chunk in (1, 7, 1000):
+        out = tmp_path / f"{chunk}.mp4"
+        result = fuse_pair(str(pair / "ir"), str(pair / "vi"), str(out), fusion, chunk=chunk)
+        assert result.frames == 11
+        outs.append(read_video(str(out)))
+    assert np.array_equal(outs[0], outs[1]) and np.array_equal(outs[1], outs[2])
+
+
+def test_fuse_command_writes_a_video(pair, tmp_path):
+    out = tmp_path / "f.mp4"
+    p = temcoco("fuse", "--ir", str(pair / "ir"), "--vi", str(pair / "vi"), "-o", str(out), "--method", "laplacian",
+                "--chunk", "4")
+    assert p.returncode == 0, p.stderr
+    assert read_video(str(out)).shape == (11, 36, 52, 3)
+
+
+def test_user_mistakes_are_one_line_errors(pair, tmp_path):
+    cases = [
+        (["fuse", "--ir", str(tmp_path / "missing.mp4"), "--vi", str(pair / "vi"), "-o", str(tmp_path / "x.mp4"),
+          "--method", "average"], "missing.mp4"),
+        (["fuse", "--ir", str(pair / "ir"), "--vi", str(pair / "vi"), "-o", str(tmp_path / "x.mp4"), "--method", "nope"],
+         "unknown method"),
+        (["metrics", str(tmp_path)], "no metrics table"),
+        (["submit", str(tmp_path / "no-archive"), "--out", str(tmp_path / "o"), "--method", "average"], "does not exist"),
+    ]
+    for args, words in cases:
+        p = temcoco(*args)
+        assert p.returncode == 2, (args, p.stdout, p.stderr)
+        assert words in p.stderr and "Traceback" not in p.stderr, p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1, p.stderr
+
+
+def test_submit_with_bad_clips_exits_3_and_records_reasons(tmp_path):
+    archive = good_archive(tmp_path / "archive", clips=2, frames=6)
+    bad = add_bad_clips(archive)
+    out = tmp_path / "out"
+    p = temcoco("submit", str(archive), "--out", str(out), "--method", "average", "--job-id", "cli", "--quiet")
+    assert p.returncode == 3, p.stderr
+    assert "2 ok, 4 failed" in p.stdout
+    q = temcoco("metrics", str(out), "--format", "json", "--sql", "SELECT clip_id, status, error FROM metrics")
+    rows = {r["clip_id"]: r for r in json.loads(q.stdout)}
+    assert all(rows[c]["status"] == "failed" and rows[c]["error"] for c in bad)
+    csv = temcoco("metrics", str(out), "--format", "csv", "--sql", "SELECT clip_id, status FROM metrics ORDER BY clip_id")
+    assert csv.stdout.splitlines()[0] == "clip_id,status" and len(csv.stdout.splitlines()) == 7
+    table = temcoco("metrics", str(out), "--sql", "SELECT clip_id, status FROM metrics ORDER BY clip_id")
+    assert "clip 1 vidéo" in table.stdout and "failed" in table.stdout
+
+
+def test_archive_with_no_pairs_and_unwritable_output(tmp_path):
+    (tmp_path / "empty" / "ir").mkdir(parents=True)
+    (tmp_path / "empty" / "vi").mkdir()
+    p = temcoco("submit", str(tmp_path / "empty"), "--out", str(tmp_path / "o"), "--method", "average")
+    assert p.returncode == 2 and "has no clips" in p.stderr
+    archive = good_archive(tmp_path / "a", clips=1, frames=3)
+    (tmp_path / "file").write_text("a file, not a folder")
+    p = temcoco("submit", str(archive), "--out", str(tmp_path / "file" / "out"), "--method", "average")
+    assert p.returncode == 2 and "not writable" in p.stderr, p.stderr
+
+
+def test_version_lists_package_model_and_dependencies():
+    p = temcoco("--version")
+    assert p.returncode == 0
+    names = {line.split()[0] for line in p.stdout.splitlines()}
+    assert {"temcoco", "ray", "prefect", "zarr"} <= names

@@ -1,0 +1,107 @@
+"""Exactly-once results: killed workers, killed drivers, concurrent jobs."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+from tests.archives import good_archive
+from temcoco.storage.frames import open_frames
+from temcoco.storage.results import query
+from temcoco.storage.video import read_video
+
+CLIPS = ("clip0", "clip1", "clip 2 vidéo")
+
+
+def fusion_workers() -> list[psutil.Process]:
+    found = []
+    for p in psutil.process_iter(["cmdline"]):
+        cmd = p.info["cmdline"] or []
+        if cmd and cmd[0].startswith("ray::FusionWorker"):
+            found.append(p)
+    return found
+
+
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory):
+    return good_archive(tmp_path_factory.mktemp("faults") / "archive", clips=3, frames=30, size=(96, 128))
+
+
+@pytest.fixture(scope="module")
+def reference(archive, tmp_path_factory, ray_cluster, prefect_harness):
+    """An undisturbed run: fused frames per clip."""
+    from temcoco.flows.fuse_archive import fuse_archive
+
+    out = tmp_path_factory.mktemp("reference")
+    summary = fuse_archive(str(archive), str(out), job_id="ref", method="laplacian", workers=2, chunk=2)
+    assert summary["ok"] == len(CLIPS)
+    return {c: read_video(str(out / "fused" / f"{c}.mp4")) for c in CLIPS}
+
+
+def assert_same_results(out: Path, reference: dict, job_id: str) -> None:
+    for clip, frames in reference.items():
+        assert np.array_equal(read_video(str(out / "fused" / f"{clip}.mp4")), frames), clip
+    rows = query(str(out), f"SELECT clip_id, status FROM metrics WHERE job_id = '{job_id}'").to_pylist()
+    assert sorted(r["clip_id"] for r in rows) == sorted(CLIPS)  # exactly one row per clip
+    assert all(r["status"] == "ok" for r in rows)
+
+
+def test_killed_worker_process_loses_nothing(archive, reference, tmp_path):
+    from temcoco.flows.fuse_archive import fuse_archive
+    from temcoco.flows.progress import reset
+
+    progress = reset()
+    killed = []
+
+    def killer() -> None:
+        deadline = time.time() + 120
+        while time.time() < deadline and not killed:
+            if progress.chunks_done >= 6 and (workers := fusion_workers()):
+                workers[0].send_signal(signal.SIGKILL)
+                killed.append(workers[0].pid)
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=killer, daemon=True)
+    thread.start()
+    summary = fuse_archive(str(archive), str(tmp_path), job_id="killed", method="laplacian", workers=2, chunk=2)
+    thread.join()
+    assert killed, "no worker was killed: the job ended too fast to test anything"
+    assert summary["ok"] == len(CLIPS) and summary["failed"] == 0
+    assert_same_results(tmp_path, reference, "killed")
+
+
+def test_killed_driver_resumes_from_committed_chunks(archive, reference, tmp_path):
+    cmd = [sys.executable, "-m", "temcoco.cli", "submit", str(archive), "--out", str(tmp_path), "--job-id", "resumed",
+           "--method", "laplacian", "--chunk", "2", "--quiet"]
+    driver = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 180
+    while time.time() < deadline and len(list(tmp_path.glob("frames/*.commits/*"))) < 8:
+        assert driver.poll() is None, "the job ended before it could be interrupted"
+        time.sleep(0.05)
+    os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray cluster it started
+    driver.wait()
+    committed = {p: p.stat().st_mtime_ns for p in tmp_path.glob("frames/*.commits/*")}
+    assert committed, "nothing was committed before the kill"
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert all(p.stat().st_mtime_ns == t for p, t in committed.items()), "committed chunks were recomputed"
+    assert_same_results(tmp_path, reference, "resumed")
+
+
+def test_two_jobs_on_one_output_do_not_corrupt_each_other(archive, reference, tmp_path):
+    cmd = lambda job: [sys.executable, "-m", "temcoco.cli", "submit", str(archive), "--out", str(tmp_path),  # noqa: E731
+                       "--job-id", job, "--method", "laplacian", "--chunk", "2", "--quiet"]
+    a, b = subprocess.Popen(cmd("a"), stderr=subprocess.PIPE), subprocess.Popen(cmd("b"), stderr=subprocess.PIPE)
+    assert a.wait(timeout=600) == 0, a.stderr.read()
+    assert b.wait(timeout=600) == 0, b.stderr.read()
+    for job in ("a", "b"):
+        assert_same_results(tmp_path, reference, job)
+    for clip in CLIPS:
+        assert open_frames(str(tmp_path / "frames" / f"{clip}.zarr")).shape[0] == 30
