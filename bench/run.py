@@ -1,0 +1,170 @@
+"""Benchmarks of archive fusion on this machine: prints a table and writes BENCHMARKS.md.
+
+    make bench          # or: .venv/bin/python bench/run.py [--quick]
+
+Measures, in one run: the I/O floor (decode + encode), the default network's forward pass,
+`fuse` end to end per method, `submit` with 1 and 2 workers, peak memory of `fuse` on a
+short and a 10x longer clip, and the metric suite's cost per frame.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+W, H = 640, 480
+
+
+def make_pair(folder: Path, frames: int, width: int = W, height: int = H) -> tuple[str, str]:
+    from temcoco.demo import synthetic_clip
+    from temcoco.storage.video import VideoWriter
+
+    folder.mkdir(parents=True, exist_ok=True)
+    ir_path, vi_path = folder / "ir.mp4", folder / "vi.mp4"
+    with VideoWriter(str(ir_path), 25.0) as wi, VideoWriter(str(vi_path), 25.0) as wv:
+        for start in range(0, frames, 30):  # generated in blocks: bounded memory for long clips
+            n = min(30, frames - start)
+            ir, vi = synthetic_clip(n, height, width, seed=start)
+            wi.write(np.repeat(ir[..., None], 3, axis=-1))
+            wv.write(vi)
+    return str(ir_path), str(vi_path)
+
+
+def io_floor(ir: str, vi: str, out: str) -> float:
+    """Decode the pair and encode the VI frames: frames per second."""
+    from temcoco.storage.pairing import iter_pairs
+    from temcoco.storage.video import VideoWriter
+
+    began, n = time.perf_counter(), 0
+    with VideoWriter(out, 25.0) as w:
+        for _, v in iter_pairs(ir, vi):
+            w.write(v)
+            n += 1
+    return n / (time.perf_counter() - began)
+
+
+def network_forward(chunk: int, threads: int, width: int = W, height: int = H, config: str | None = None) -> float:
+    """The network's own fuse() on one window of chunk + 2r frames: core frames per second."""
+    import torch
+
+    from temcoco.model.registry import load_method
+
+    torch.set_num_threads(threads)
+    m = load_method("temcoco", device="cpu")
+    rng = np.random.default_rng(0)
+    t = chunk + 2 * m.temporal_radius
+    ir = rng.integers(0, 255, (t, height, width, 1), dtype=np.uint8)
+    vi = rng.integers(0, 255, (t, height, width, 3), dtype=np.uint8)
+    m.fuse(ir[: 1 + 2 * m.temporal_radius], vi[: 1 + 2 * m.temporal_radius])  # warm-up
+    began = time.perf_counter()
+    m.fuse(ir, vi)
+    return chunk / (time.perf_counter() - began)
+
+
+def fuse_end_to_end(ir: str, vi: str, out: str, method: str, chunk: int, threads: int) -> float:
+    import torch
+
+    from temcoco.model.registry import load_method
+    from temcoco.pipeline import fuse_pair
+
+    torch.set_num_threads(threads)
+    result = fuse_pair(ir, vi, out, load_method(method, device="cpu"), chunk=chunk)
+    return result.frames / result.seconds
+
+
+def peak_rss_of_fuse(ir: str, vi: str, out: str, method: str) -> float:
+    """Peak RSS (MiB) of a `temcoco fuse` process."""
+    cmd = [sys.executable, "-c", (
+        "import resource, sys; from temcoco.cli import run; sys.argv = ['temcoco'] + sys.argv[1:]\n"
+        "try:\n    run()\nexcept SystemExit:\n    pass\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"),
+        "fuse", "--ir", ir, "--vi", vi, "-o", out, "--method", method, "--device", "cpu"]
+    p = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return int(p.stdout.strip().splitlines()[-1]) / 1024
+
+
+def submit_seconds(archive: str, out: str, workers: int, method: str, chunk: int) -> float:
+    began = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "temcoco.cli", "submit", archive, "--out", out, "--workers", str(workers),
+                    "--method", method, "--chunk", str(chunk), "--quiet"], check=True, capture_output=True)
+    return time.perf_counter() - began
+
+
+def metric_costs() -> dict[str, float]:
+    p = subprocess.run([sys.executable, str(ROOT / "bench" / "metrics_cost.py")], capture_output=True, text=True,
+                       check=True)
+    return {line.split()[0]: float(line.split()[1]) for line in p.stdout.splitlines() if line[:1].isalpha()
+            and len(line.split()) >= 2 and _is_number(line.split()[1])}
+
+
+def _is_number(s: str) -> bool:
+    try:
+        float(s)
+        return True
+    except ValueError:
+        return False
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--quick", action="store_true", help="shorter clips (smoke test of the harness)")
+    ap.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
+    args = ap.parse_args()
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    short = 12 if args.quick else 60
+    work = Path(tempfile.mkdtemp(prefix="temcoco-bench-"))
+    lines: list[tuple[str, str]] = []
+
+    def report(name: str, value: str) -> None:
+        print(f"{name:<60} {value}", flush=True)
+        lines.append((name, value))
+
+    ir, vi = make_pair(work / "short", short)
+    floor = io_floor(ir, vi, str(work / "floor.mp4"))
+    report(f"I/O floor: decode pair + encode, {W}x{H}", f"{floor:.1f} frames/s")
+    for method in ("average", "max", "laplacian"):
+        fps = fuse_end_to_end(ir, vi, str(work / f"{method}.mp4"), method, 64, 2)
+        report(f"fuse end to end, {method}", f"{fps:.1f} frames/s ({fps / floor:.2f} x I/O floor)")
+    chunk = 16
+    net = network_forward(chunk, 2)
+    report(f"network forward (small, chunk {chunk}, 2 threads), {W}x{H}", f"{net:.2f} frames/s")
+    e2e = fuse_end_to_end(ir, vi, str(work / "temcoco.mp4"), "temcoco", chunk, 2)
+    report("fuse end to end, temcoco (chunk 16, 2 threads)", f"{e2e:.2f} frames/s ({net / e2e:.2f} x forward time)")
+    long_ir, long_vi = make_pair(work / "long", short * 10)
+    rss_short = peak_rss_of_fuse(ir, vi, str(work / "m1.mp4"), "laplacian")
+    rss_long = peak_rss_of_fuse(long_ir, long_vi, str(work / "m2.mp4"), "laplacian")
+    report(f"peak RSS of fuse (laplacian), {short} frames", f"{rss_short:.0f} MiB")
+    report(f"peak RSS of fuse (laplacian), {short * 10} frames", f"{rss_long:.0f} MiB ({rss_long / rss_short:.2f} x)")
+    archive = work / "archive"
+    for i in range(4):
+        a, b = make_pair(work / f"clip{i}", short, 320, 240)
+        (archive / "ir").mkdir(parents=True, exist_ok=True)
+        (archive / "vi").mkdir(parents=True, exist_ok=True)
+        os.replace(a, archive / "ir" / f"clip{i}.mp4")
+        os.replace(b, archive / "vi" / f"clip{i}.mp4")
+    s1 = submit_seconds(str(archive), str(work / "out1"), 1, "temcoco", 16)
+    s2 = submit_seconds(str(archive), str(work / "out2"), 2, "temcoco", 16)
+    report("submit, 4 clips 320x240, temcoco, 1 worker", f"{s1:.1f} s")
+    report("submit, 4 clips 320x240, temcoco, 2 workers", f"{s2:.1f} s ({s1 / s2:.2f} x faster)")
+    for name, ms in metric_costs().items():
+        report(f"metric {name}, {W}x{H}", f"{ms:.1f} ms/frame")
+    header = (f"# Benchmarks\n\nMeasured by `make bench` (`bench/run.py`) on {platform.machine()}, "
+              f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, "
+              f"{time.strftime('%Y-%m-%d')}.\n\n| measurement | result |\n|---|---|\n")
+    Path(args.output).write_text(header + "".join(f"| {n} | {v} |\n" for n, v in lines))
+    print(f"wrote {args.output}; max RSS of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB")
+
+
+if __name__ == "__main__":
+    main()
