@@ -41,7 +41,7 @@ def test_good_clips_have_video_zarr_and_metrics(job):
         video = read_video(str(out / "fused" / f"{clip}.mp4"))
         zarr_frames = open_frames(str(out / "frames" / f"{clip}.zarr"))
         assert video.shape == zarr_frames.shape == (12, 48, 64, 3)
-        assert np.abs(video.astype(int) - zarr_frames[:].astype(int)).mean() < 3  # H.264 of the same frames
+        assert np.abs(video.astype(int) - zarr_frames[:].astype(int)).mean() < 6  # H.264 4:2:0 of the same frames
 
 
 def test_bad_clips_are_failed_rows_with_reasons(job):

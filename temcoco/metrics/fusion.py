@@ -109,21 +109,34 @@ def _filter_valid(x: np.ndarray, k: np.ndarray) -> np.ndarray:
 
 
 def _vif_terms(s1: np.ndarray, s2: np.ndarray, s12: np.ndarray) -> tuple[float, float]:
-    """VIFp numerator and denominator of one scale from local (co)variances (CDDFuse/sewar edge cases)."""
+    """VIFp numerator and denominator of one scale from local (co)variances (CDDFuse/sewar edge cases).
+
+    s1 (reference variance) is overwritten; s2 (distorted variance) must be clamped at 0 already.
+    In-place updates keep the temporaries few (allocation dominates the cost of this function).
+    """
     e = _EPS_VIF
-    s1, s2 = np.maximum(s1, 0), np.maximum(s2, 0)
+    np.maximum(s1, 0, out=s1)
     g = s12 / (s1 + e)
     sv = s2 - g * s12
-    flat1 = s1 < e
-    g, sv, s1 = np.where(flat1, 0, g), np.where(flat1, s2, sv), np.where(flat1, 0, s1)
-    flat2 = s2 < e
-    g, sv = np.where(flat2, 0, g), np.where(flat2, 0, sv)
-    neg = g < 0
-    sv, g = np.where(neg, s2, sv), np.where(neg, 0, g)
-    sv = np.maximum(sv, e)  # sv <= eps -> eps
-    num = np.log10(1 + g * g * s1 / (sv + _SIGMA_NSQ)).sum()
-    den = np.log10(1 + s1 / _SIGMA_NSQ).sum()
-    return float(num), float(den)
+    flat = s1 < e  # flat reference: g = 0, sv = s2, s1 = 0
+    np.copyto(g, 0.0, where=flat)
+    np.copyto(sv, s2, where=flat)
+    np.copyto(s1, 0.0, where=flat)
+    flat = s2 < e  # flat distorted: g = 0, sv = 0
+    np.copyto(g, 0.0, where=flat)
+    np.copyto(sv, 0.0, where=flat)
+    negative = g < 0  # g < 0: sv = s2, g = 0
+    np.copyto(sv, s2, where=negative)
+    np.copyto(g, 0.0, where=negative)
+    np.maximum(sv, e, out=sv)  # sv <= eps -> eps
+    sv += _SIGMA_NSQ
+    g *= g
+    g *= s1
+    g /= sv
+    g += 1
+    s1 /= _SIGMA_NSQ
+    s1 += 1
+    return float(np.log10(g, out=g).sum()), float(np.log10(s1, out=s1).sum())
 
 
 def vif(f: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
@@ -137,7 +150,7 @@ def vif(f: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
             refs = [_filter_valid(r, k)[::2, ::2] for r in refs]
             dist = _filter_valid(dist, k)[::2, ::2]
         mu2 = _filter_valid(dist, k)
-        s2 = _filter_valid(dist * dist, k) - mu2 * mu2
+        s2 = np.maximum(_filter_valid(dist * dist, k) - mu2 * mu2, 0)
         for i, ref in enumerate(refs):
             mu1 = _filter_valid(ref, k)
             s1 = _filter_valid(ref * ref, k) - mu1 * mu1
@@ -165,13 +178,13 @@ def _qabf_edges(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     sy = cv2.filter2D(x, cv2.CV_64F, _QABF_KY, borderType=cv2.BORDER_CONSTANT)
     zero = sx == 0
     angle = np.where(zero, np.pi / 2, np.arctan(sy / np.where(zero, 1.0, sx)))
-    return np.hypot(sx, sy), angle
+    return np.sqrt(sx * sx + sy * sy), angle
 
 
 def _qabf_q(g_s: np.ndarray, a_s: np.ndarray, g_f: np.ndarray, a_f: np.ndarray) -> np.ndarray:
     """Edge preservation Q^{SF} = Qg · Qa (Xydeas–Petrovic sigmoids, CDDFuse constants and G ratio)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(g_s > g_f, g_f / g_s, np.where(g_s < g_f, g_s / g_f, g_f))  # equal -> g_f (CDDFuse)
+        ratio = np.where(g_s == g_f, g_f, np.minimum(g_s, g_f) / np.maximum(g_s, g_f))  # equal -> g_f (CDDFuse)
     orient = 1 - np.abs(a_s - a_f) / (np.pi / 2)
     qg = 0.9994 / (1 + np.exp(-15 * (ratio - 0.5)))
     qa = 0.9879 / (1 + np.exp(-22 * (orient - 0.8)))
@@ -191,7 +204,7 @@ def _nabf_edges(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     gh = cv2.filter2D(x, cv2.CV_64F, _NABF_KH, borderType=cv2.BORDER_REFLECT_101)
     zero = gh == 0
     angle = np.where(zero, np.sign(gv) * np.pi / 2, np.arctan(gv / np.where(zero, 1.0, gh)))
-    return np.hypot(gv, gh), angle
+    return np.sqrt(gv * gv + gh * gh), angle
 
 
 def _nabf_q(g_s: np.ndarray, a_s: np.ndarray, g_f: np.ndarray, a_f: np.ndarray) -> np.ndarray:

@@ -1,0 +1,115 @@
+"""Cost of each metric per 640×480 frame, on one CPU thread. Prints a table; writes nothing.
+
+    python bench/metrics_cost.py [--repeat 5] [--models]
+
+Frames: the M3SVD dev sequence in ../shared/data when present, else synthetic texture.
+``--models`` also times feaCD's ResNet-18 and RAFT flows (random weights: the cost is the same).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from temcoco.metrics import fusion, temporal
+from temcoco.metrics.clip import ClipMetrics, MetricConfig
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "m3svd-dev"
+SEQ = "0111_1716"
+
+
+def frames(n: int) -> list[temporal.Frames]:
+    """n consecutive 640×480 frames: real IR/VI when present, fused = their average."""
+    if (DATA / "visible_Blur" / SEQ).is_dir():
+        out = []
+        for t in range(n):
+            ir = cv2.imread(str(DATA / "infrared_noise" / SEQ / f"{t:04d}.png"), cv2.IMREAD_GRAYSCALE)
+            vi = cv2.cvtColor(cv2.imread(str(DATA / "visible_Blur" / SEQ / f"{t:04d}.png")), cv2.COLOR_BGR2RGB)
+            fused = ((vi.astype(np.uint16) + ir[..., None]) // 2).astype(np.uint8)
+            out.append(temporal.Frames(ir=ir, vi=vi, fused=fused))
+        return out
+    rng = np.random.default_rng(0)
+    base = cv2.GaussianBlur(rng.uniform(0, 255, (520, 680, 3)).astype(np.float32), (0, 0), 3)
+    out = []
+    for t in range(n):
+        vi = np.clip(base[t : t + 480, 2 * t : 2 * t + 640] * 2 - 128, 0, 255).astype(np.uint8)
+        ir = 255 - cv2.cvtColor(vi, cv2.COLOR_RGB2GRAY)
+        out.append(temporal.Frames(ir=ir, vi=vi, fused=((vi.astype(np.uint16) + ir[..., None]) // 2).astype(np.uint8)))
+    return out
+
+
+def ms(fn, repeat: int) -> float:
+    """Median wall time of fn() in ms (after one warm-up call)."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1000 * float(np.median(times))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--models", action="store_true", help="also time ResNet-18 (feaCD) and RAFT")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    cv2.setNumThreads(1)
+
+    seq = frames(max(args.repeat + 1, 3))
+    prev, cur = seq[0], seq[1]
+    f, a, b = fusion.luminance(cur.fused), cur.ir.astype(np.float64), fusion.luminance(cur.vi)
+    rows: list[tuple[str, float]] = [("luminance (fused + VI)", ms(lambda: (fusion.luminance(cur.fused),
+                                                                             fusion.luminance(cur.vi)), args.repeat))]
+    rows += [(name, ms(lambda fn=fn: fn(f, a, b), args.repeat)) for name, fn in fusion.FUSION_METRICS.items()]
+    rows.append(("ref_PSNR + ref_SSIM", ms(lambda: (fusion.psnr(f, a, b), fusion.ssim(f, a, b)), args.repeat)))
+
+    flowd_flow, biswe_flow = temporal.make_flows("dis")
+    pairs = [(cur.vi, prev.vi), (prev.vi, cur.vi), (cur.ir, prev.ir), (prev.ir, cur.ir),
+             (cur.fused, prev.fused), (prev.fused, cur.fused)]
+    vi_b, vi_f, ir_b, ir_f, fu_b, fu_f = biswe_flow(pairs)
+    rows.append(("flowD: DIS medium flow x1", ms(lambda: flowd_flow(pairs[:1]), args.repeat)))
+    rows.append(("flowD (warp + L2, given flow)", ms(lambda: temporal.flowd(prev.fused_f32, cur.fused_f32, vi_b),
+                                                     args.repeat)))
+
+    def biswe_rest() -> None:
+        m_prev = temporal.occlusion_mask(vi_b, vi_f) & temporal.occlusion_mask(ir_b, ir_f)
+        m_next = temporal.occlusion_mask(vi_f, vi_b) & temporal.occlusion_mask(ir_f, ir_b)
+        temporal.warp_error(cur.fused_f32, prev.fused_f32, fu_b, m_prev)
+        temporal.warp_error(prev.fused_f32, cur.fused_f32, fu_f, m_next)
+
+    rows.append(("BiSWE: DIS fast flows x6", ms(lambda: biswe_flow(pairs), args.repeat)))
+    rows.append(("BiSWE (masks + warps, given flows)", ms(biswe_rest, args.repeat)))
+    if args.models:
+        from torchvision.models import resnet18
+        from torchvision.models.optical_flow import raft_large, raft_small
+
+        net = temporal.FeatureNet(resnet18(weights=None).eval())
+        rows.append(("feaCD (ResNet-18 on fused, VI, IR)", ms(lambda: net([cur.fused, cur.vi, cur.ir]), 1)))
+        for name, build in (("raft_small", raft_small), ("raft_large", raft_large)):
+            raft = temporal.RaftFlow(build(weights=None).eval())
+            rows.append((f"{name} flows x6", ms(lambda raft=raft: raft(pairs), 1)))
+
+    config = MetricConfig(flow="dis", feacd=False)
+
+    def suite() -> None:
+        clip = ClipMetrics(config)
+        for fr in seq:
+            clip.update(fr.ir[..., None], fr.vi, fr.fused)
+
+    total = ms(suite, 1) / len(seq)
+    width = max(len(r[0]) for r in rows) + 2
+    print(f"metric cost per 640x480 frame, 1 thread ({'M3SVD ' + SEQ if (DATA / 'visible_Blur').is_dir() else 'synthetic'})")
+    for name, value in rows:
+        print(f"{name:<{width}}{value:8.1f} ms")
+    print(f"{'ClipMetrics.update, whole suite (DIS, no feaCD)':<{width}}{total:8.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

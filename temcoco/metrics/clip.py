@@ -1,0 +1,162 @@
+"""Clip metrics: a streaming accumulator over the frames of a clip, and the suite for any fused video.
+
+Per-frame (spatial) metrics are computed on luminance (BT.601, 0..255) of the fused frame
+against the IR frame and the VI luminance (``temcoco.metrics.fusion``); temporal ones on
+consecutive frames (``temcoco.metrics.temporal``). A clip value is the mean over the frames
+where the metric is defined; None where it is not (or never finite).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Mapping
+
+import cv2
+import numpy as np
+
+from temcoco.errors import TemcocoError
+from temcoco.metrics.fusion import fusion_metrics, luminance, psnr, ssim
+from temcoco.metrics.temporal import Frames, feacd, make_features, make_flows, pair_terms
+
+METRIC_COLUMNS = ("EN", "SD", "SF", "AG", "MI", "CC", "SCD", "VIF", "Qabf", "Nabf", "SSIM", "MS_SSIM", "PSNR",
+                  "flowD", "feaCD", "BiSWE", "ref_PSNR", "ref_SSIM", "flowD_seam", "flowD_inner")
+SERIES = ("SSIM", "flowD")  # per-frame series kept for plots
+
+
+@dataclass(frozen=True)
+class MetricConfig:
+    flow: str = "auto"  # "auto" (RAFT when weights are found and a GPU is there, else DIS), "dis", "raft"
+    feacd: bool = True  # compute feaCD when ResNet-18 weights are found
+    frame_stride: int = 1  # per-frame (spatial) metrics every k-th frame; temporal ones use all consecutive frames
+
+
+def _on_grid(img: np.ndarray, h: int, w: int, channels: int) -> np.ndarray:
+    """(h', w'[, c]) uint8 -> (h, w) for 1 channel or (h, w, 3), resized bilinearly when the grid differs."""
+    if img.shape[:2] != (h, w):
+        img = cv2.resize(img, (w, h), interpolation=cv2.INTER_LINEAR)
+    if channels == 1:
+        return img.reshape(h, w) if img.ndim == 2 or img.shape[2] == 1 else cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    return img if img.ndim == 3 and img.shape[2] == 3 else np.repeat(img.reshape(h, w, 1), 3, axis=2)
+
+
+class ClipMetrics:
+    """Streaming metric suite of one clip; keeps the previous frame only.
+
+    ``per_frame[name][t]`` is frame t's value of each name in SERIES (None where not computed).
+    """
+
+    def __init__(self, config: MetricConfig = MetricConfig()) -> None:
+        if config.frame_stride < 1:
+            raise ValueError(f"frame_stride must be >= 1, got {config.frame_stride}")
+        self.config = config
+        self._flows = make_flows(config.flow)  # (flowD estimator, BiSWE estimator)
+        self._features = make_features() if config.feacd else None
+        self._sums: dict[str, float] = dict.fromkeys(METRIC_COLUMNS, 0.0)
+        self._counts: dict[str, int] = dict.fromkeys(METRIC_COLUMNS, 0)
+        self.per_frame: dict[str, list[float | None]] = {name: [] for name in SERIES}
+        self._frame = 0
+        self._prev: Frames | None = None
+        self._prev_logits = None  # (3, 1000) logits of the previous fused, vi, ir
+        self._prev_err: float | None = None  # BiSWE term of the previous frame against its predecessor
+
+    def _add(self, name: str, value: float) -> None:
+        if math.isfinite(value):
+            self._sums[name] += value
+            self._counts[name] += 1
+
+    def update(self, ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, chunk_start: bool = False,
+               ref_ir: np.ndarray | None = None, ref_vi: np.ndarray | None = None) -> None:
+        """Add the next frame: ir (H, W, 1) uint8, vi and fused (H, W, 3) uint8 RGB; refs: clean ir, vi.
+
+        IR and refs are resized to the VI grid if needed; the fused frame must be on it.
+        chunk_start marks the first core frame of a fusion chunk (its flowD is a seam sample).
+        Reference metrics need both references.
+        """
+        h, w = vi.shape[:2]
+        if fused.shape[:2] != (h, w):
+            raise TemcocoError(f"fused frame {self._frame} is {fused.shape[1]}×{fused.shape[0]}, "
+                               f"the visible frame {w}×{h}")
+        cur = Frames(ir=_on_grid(ir, h, w, 1), vi=_on_grid(vi, h, w, 3), fused=_on_grid(fused, h, w, 3))
+        spatial = self._frame % self.config.frame_stride == 0
+        self.per_frame["SSIM"].append(self._spatial(cur, ref_ir, ref_vi) if spatial else None)
+        self.per_frame["flowD"].append(self._temporal(cur, chunk_start) if self._prev is not None else None)
+        self._prev = cur
+        self._frame += 1
+
+    def _spatial(self, cur: Frames, ref_ir: np.ndarray | None, ref_vi: np.ndarray | None) -> float:
+        """Adds the fusion (and reference) metric samples of cur; returns its SSIM."""
+        h, w = cur.vi.shape[:2]
+        f, a, b = luminance(cur.fused), cur.ir.astype(np.float64), luminance(cur.vi)
+        values = fusion_metrics(f, a, b)
+        for name, value in values.items():
+            self._add(name, value)
+        if ref_ir is not None and ref_vi is not None:
+            ra, rb = _on_grid(ref_ir, h, w, 1).astype(np.float64), luminance(_on_grid(ref_vi, h, w, 3))
+            self._add("ref_PSNR", psnr(f, ra, rb))  # restoration: fused luminance vs the clean sources
+            self._add("ref_SSIM", ssim(f, ra, rb))
+        return values["SSIM"]
+
+    def _temporal(self, cur: Frames, chunk_start: bool) -> float:
+        """Adds flowD, BiSWE and feaCD samples of the pair (previous frame, cur); returns flowD."""
+        terms = pair_terms(self._prev, cur, *self._flows)
+        self._add("flowD", terms.flowd)
+        self._add("flowD_seam" if chunk_start else "flowD_inner", terms.flowd)
+        if self._prev_err is not None:
+            self._add("BiSWE", self._prev_err + terms.err_next)  # BiSWE of the previous frame (has both neighbours)
+        self._prev_err = terms.err_prev
+        if self._features is not None:
+            logits = self._features([cur.fused, cur.vi, cur.ir])
+            if self._prev_logits is not None:
+                d = self._prev_logits - logits
+                self._add("feaCD", feacd(d[0], d[1], d[2]))
+            self._prev_logits = logits
+        return terms.flowd
+
+    def result(self) -> dict[str, float | str | None]:
+        """Clip means of METRIC_COLUMNS (None where no finite sample) and ``flow_method``."""
+        out: dict[str, float | str | None] = {
+            name: self._sums[name] / self._counts[name] if self._counts[name] else None for name in METRIC_COLUMNS
+        }
+        out["flow_method"] = self._flows[0].name
+        return out
+
+
+def seam_ratio(rows: Iterable[Mapping[str, object]]) -> float | None:
+    """Job seam check: mean flowD_seam / mean flowD_inner over the clips that have both (None if none)."""
+    pairs = [(r["flowD_seam"], r["flowD_inner"]) for r in rows
+             if r.get("flowD_seam") is not None and r.get("flowD_inner") is not None]
+    inner = sum(p[1] for p in pairs)
+    return sum(p[0] for p in pairs) / inner if pairs and inner > 0 else None
+
+
+def evaluate_streams(ir_url: str, vi_url: str, fused_url: str, ref_ir_url: str | None = None,
+                     ref_vi_url: str | None = None, storage_options: dict | None = None,
+                     config: MetricConfig = MetricConfig()) -> dict:
+    """The metric suite of any fused video or frame folder (made by any method), streamed frame by frame.
+
+    Returns ``ClipMetrics.result()`` plus ``frames`` (the number of IR/VI pairs evaluated).
+    Raises TemcocoError when the fused (or a reference) stream has fewer frames than the pairs.
+    """
+    from temcoco.storage.pairing import iter_pairs
+    from temcoco.storage.video import iter_frames
+
+    if (ref_ir_url is None) != (ref_vi_url is None):
+        raise TemcocoError("reference metrics need both clean sources: give --ref-ir and --ref-vi together")
+    streams = {"fused": iter_frames(fused_url, 3, storage_options)}
+    if ref_ir_url is not None:
+        streams |= {"ref_ir": iter_frames(ref_ir_url, 1, storage_options),
+                    "ref_vi": iter_frames(ref_vi_url, 3, storage_options)}
+    urls = {"fused": fused_url, "ref_ir": ref_ir_url, "ref_vi": ref_vi_url}
+    metrics, frames = ClipMetrics(config), 0
+    for ir, vi in iter_pairs(ir_url, vi_url, storage_options):
+        images = {}
+        for name, stream in streams.items():
+            frame = next(stream, None)
+            if frame is None:
+                raise TemcocoError(f"{name} stream {urls[name]} ended after {frames} frames, "
+                                   f"but {ir_url} and {vi_url} have more")
+            images[name] = frame.image
+        metrics.update(ir, vi, images["fused"], ref_ir=images.get("ref_ir"), ref_vi=images.get("ref_vi"))
+        frames += 1
+    return {**metrics.result(), "frames": frames}

@@ -1,0 +1,1 @@
+"""Storage: fsspec locations, archive discovery, zarr frames, parquet metrics, video I/O."""
