@@ -65,18 +65,16 @@ def main() -> None:
     seq = frames(max(args.repeat + 1, 3))
     prev, cur = seq[0], seq[1]
     f, a, b = fusion.luminance(cur.fused), cur.ir.astype(np.float64), fusion.luminance(cur.vi)
-    rows: list[tuple[str, float]] = [("luminance (fused + VI)", ms(lambda: (fusion.luminance(cur.fused),
-                                                                             fusion.luminance(cur.vi)), args.repeat))]
-    rows += [(name, ms(lambda fn=fn: fn(f, a, b), args.repeat)) for name, fn in fusion.FUSION_METRICS.items()]
-    rows.append(("ref_PSNR + ref_SSIM", ms(lambda: (fusion.psnr(f, a, b), fusion.ssim(f, a, b)), args.repeat)))
+    rows: list[tuple[str, float, str]] = [
+        ("luminance", ms(lambda: (fusion.luminance(cur.fused), fusion.luminance(cur.vi)), args.repeat), "fused + VI"),
+        *((name, ms(lambda fn=fn: fn(f, a, b), args.repeat), "") for name, fn in fusion.FUSION_METRICS.items()),
+        ("ref_metrics", ms(lambda: (fusion.psnr(f, a, b), fusion.ssim(f, a, b)), args.repeat), "ref_PSNR + ref_SSIM"),
+    ]
 
     flowd_flow, biswe_flow = temporal.make_flows("dis")
     pairs = [(cur.vi, prev.vi), (prev.vi, cur.vi), (cur.ir, prev.ir), (prev.ir, cur.ir),
              (cur.fused, prev.fused), (prev.fused, cur.fused)]
     vi_b, vi_f, ir_b, ir_f, fu_b, fu_f = biswe_flow(pairs)
-    rows.append(("flowD: DIS medium flow x1", ms(lambda: flowd_flow(pairs[:1]), args.repeat)))
-    rows.append(("flowD (warp + L2, given flow)", ms(lambda: temporal.flowd(prev.fused_f32, cur.fused_f32, vi_b),
-                                                     args.repeat)))
 
     def biswe_rest() -> None:
         m_prev = temporal.occlusion_mask(vi_b, vi_f) & temporal.occlusion_mask(ir_b, ir_f)
@@ -84,17 +82,21 @@ def main() -> None:
         temporal.warp_error(cur.fused_f32, prev.fused_f32, fu_b, m_prev)
         temporal.warp_error(prev.fused_f32, cur.fused_f32, fu_f, m_next)
 
-    rows.append(("BiSWE: DIS fast flows x6", ms(lambda: biswe_flow(pairs), args.repeat)))
-    rows.append(("BiSWE (masks + warps, given flows)", ms(biswe_rest, args.repeat)))
+    rows += [
+        ("flowD_flow", ms(lambda: flowd_flow(pairs[:1]), args.repeat), "DIS medium, 1 flow"),
+        ("flowD", ms(lambda: temporal.flowd(prev.fused_f32, cur.fused_f32, vi_b), args.repeat), "warp + L2"),
+        ("BiSWE_flows", ms(lambda: biswe_flow(pairs), args.repeat), "DIS fast, 6 flows"),
+        ("BiSWE", ms(biswe_rest, args.repeat), "occlusion masks + warps"),
+    ]
     if args.models:
         from torchvision.models import resnet18
         from torchvision.models.optical_flow import raft_large, raft_small
 
         net = temporal.FeatureNet(resnet18(weights=None).eval())
-        rows.append(("feaCD (ResNet-18 on fused, VI, IR)", ms(lambda: net([cur.fused, cur.vi, cur.ir]), 1)))
+        rows.append(("feaCD", ms(lambda: net([cur.fused, cur.vi, cur.ir]), 1), "ResNet-18 on fused, VI, IR"))
         for name, build in (("raft_small", raft_small), ("raft_large", raft_large)):
             raft = temporal.RaftFlow(build(weights=None).eval())
-            rows.append((f"{name} flows x6", ms(lambda raft=raft: raft(pairs), 1)))
+            rows.append((f"{name}_flows", ms(lambda raft=raft: raft(pairs), 1), "6 flows, replaces both DIS rows"))
 
     config = MetricConfig(flow="dis", feacd=False)
 
@@ -103,12 +105,11 @@ def main() -> None:
         for fr in seq:
             clip.update(fr.ir[..., None], fr.vi, fr.fused)
 
-    total = ms(suite, 1) / len(seq)
-    width = max(len(r[0]) for r in rows) + 2
-    print(f"metric cost per 640x480 frame, 1 thread ({'M3SVD ' + SEQ if (DATA / 'visible_Blur').is_dir() else 'synthetic'})")
-    for name, value in rows:
-        print(f"{name:<{width}}{value:8.1f} ms")
-    print(f"{'ClipMetrics.update, whole suite (DIS, no feaCD)':<{width}}{total:8.1f} ms")
+    rows.append(("suite", ms(suite, 1) / len(seq), "ClipMetrics.update, all metrics (DIS, no feaCD)"))
+    source = f"M3SVD {SEQ}" if (DATA / "visible_Blur" / SEQ).is_dir() else "synthetic frames"
+    print(f"metric cost per 640x480 frame, one thread, {source}")
+    for name, value, note in rows:
+        print(f"{name:<16}{value:8.1f} ms  {note}")
 
 
 if __name__ == "__main__":

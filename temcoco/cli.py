@@ -47,6 +47,9 @@ def main(
 ) -> None:
     STATE["debug"] = debug
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if not debug:  # the CLI prints its own summary and errors; Prefect's run logs still reach its API
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+        os.environ.setdefault("RAY_LOG_TO_STDERR", "0")
 
 
 @app.command()

@@ -2,6 +2,7 @@
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -30,12 +31,18 @@ def kill_cluster(temp_dir: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def two_node_cluster():
+def two_node_cluster(tmp_path_factory):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     temp_dir = f"/tmp/rt{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0"}
+    token = tmp_path_factory.mktemp("ray") / "auth_token"
+    token.write_text(secrets.token_hex(32))
+    # Token authentication, as a real cluster has it: nodes and driver share the token.
+    env = {"RAY_ENABLE_UV_RUN_RUNTIME_ENV": "0", "RAY_AUTH_MODE": "token", "RAY_AUTH_TOKEN_PATH": str(token)}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    env = dict(os.environ)
     common = ["--num-cpus", "1", "--disable-usage-stats"]
     try:
         subprocess.run([RAY, "start", "--head", "--port", str(port), "--include-dashboard=false",
@@ -45,6 +52,11 @@ def two_node_cluster():
         yield f"127.0.0.1:{port}"
     finally:
         kill_cluster(temp_dir)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def test_submit_uses_both_nodes(two_node_cluster, tmp_path):

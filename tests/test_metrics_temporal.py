@@ -131,7 +131,7 @@ def test_feacd_with_resnet18_safetensors(tmp_path, monkeypatch) -> None:
     path = tmp_path / "resnet18.safetensors"
     save_file(resnet18(weights=None).state_dict(), str(path))
     monkeypatch.setenv(temporal.RESNET18_ENV, str(path))
-    value = run(MetricConfig(flow="dis"), small_clip())["feaCD"]
+    value = run(MetricConfig(flow="dis"), small_clip(2))["feaCD"]  # two frames: one feaCD sample
     assert value is not None and 0 <= value <= 4
     assert run(MetricConfig(flow="dis", feacd=False), small_clip())["feaCD"] is None
 

@@ -9,6 +9,7 @@ where the metric is defined; None where it is not (or never finite).
 from __future__ import annotations
 
 import math
+from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from typing import Iterable, Mapping
 
@@ -28,7 +29,7 @@ SERIES = ("SSIM", "flowD")  # per-frame series kept for plots
 class MetricConfig:
     flow: str = "auto"  # "auto" (RAFT when weights are found and a GPU is there, else DIS), "dis", "raft"
     feacd: bool = True  # compute feaCD when ResNet-18 weights are found
-    frame_stride: int = 1  # per-frame (spatial) metrics every k-th frame; temporal ones use all consecutive frames
+    frame_stride: int = 1  # spatial (and reference) metrics every k-th frame; temporal ones on all frame pairs
 
 
 def _on_grid(img: np.ndarray, h: int, w: int, channels: int) -> np.ndarray:
@@ -81,6 +82,8 @@ class ClipMetrics:
         spatial = self._frame % self.config.frame_stride == 0
         self.per_frame["SSIM"].append(self._spatial(cur, ref_ir, ref_vi) if spatial else None)
         self.per_frame["flowD"].append(self._temporal(cur, chunk_start) if self._prev is not None else None)
+        if self._features is not None:
+            self._feature_change(cur)
         self._prev = cur
         self._frame += 1
 
@@ -98,20 +101,22 @@ class ClipMetrics:
         return values["SSIM"]
 
     def _temporal(self, cur: Frames, chunk_start: bool) -> float:
-        """Adds flowD, BiSWE and feaCD samples of the pair (previous frame, cur); returns flowD."""
+        """Adds the flowD and BiSWE samples of the pair (previous frame, cur); returns flowD."""
         terms = pair_terms(self._prev, cur, *self._flows)
         self._add("flowD", terms.flowd)
         self._add("flowD_seam" if chunk_start else "flowD_inner", terms.flowd)
         if self._prev_err is not None:
             self._add("BiSWE", self._prev_err + terms.err_next)  # BiSWE of the previous frame (has both neighbours)
         self._prev_err = terms.err_prev
-        if self._features is not None:
-            logits = self._features([cur.fused, cur.vi, cur.ir])
-            if self._prev_logits is not None:
-                d = self._prev_logits - logits
-                self._add("feaCD", feacd(d[0], d[1], d[2]))
-            self._prev_logits = logits
         return terms.flowd
+
+    def _feature_change(self, cur: Frames) -> None:
+        """Adds the feaCD sample of (previous frame, cur) and keeps cur's logits."""
+        logits = self._features([cur.fused, cur.vi, cur.ir])
+        if self._prev_logits is not None:
+            d = self._prev_logits - logits
+            self._add("feaCD", feacd(d[0], d[1], d[2]))
+        self._prev_logits = logits
 
     def result(self) -> dict[str, float | str | None]:
         """Clip means of METRIC_COLUMNS (None where no finite sample) and ``flow_method``."""
@@ -143,20 +148,20 @@ def evaluate_streams(ir_url: str, vi_url: str, fused_url: str, ref_ir_url: str |
 
     if (ref_ir_url is None) != (ref_vi_url is None):
         raise TemcocoError("reference metrics need both clean sources: give --ref-ir and --ref-vi together")
-    streams = {"fused": iter_frames(fused_url, 3, storage_options)}
-    if ref_ir_url is not None:
-        streams |= {"ref_ir": iter_frames(ref_ir_url, 1, storage_options),
-                    "ref_vi": iter_frames(ref_vi_url, 3, storage_options)}
-    urls = {"fused": fused_url, "ref_ir": ref_ir_url, "ref_vi": ref_vi_url}
+    urls = {"fused": (fused_url, 3), "ref_ir": (ref_ir_url, 1), "ref_vi": (ref_vi_url, 3)}
     metrics, frames = ClipMetrics(config), 0
-    for ir, vi in iter_pairs(ir_url, vi_url, storage_options):
-        images = {}
-        for name, stream in streams.items():
-            frame = next(stream, None)
-            if frame is None:
-                raise TemcocoError(f"{name} stream {urls[name]} ended after {frames} frames, "
-                                   f"but {ir_url} and {vi_url} have more")
-            images[name] = frame.image
-        metrics.update(ir, vi, images["fused"], ref_ir=images.get("ref_ir"), ref_vi=images.get("ref_vi"))
-        frames += 1
+    with ExitStack() as stack:
+        streams = {name: stack.enter_context(closing(iter_frames(url, channels, storage_options)))
+                   for name, (url, channels) in urls.items() if url is not None}
+        pairs = stack.enter_context(closing(iter_pairs(ir_url, vi_url, storage_options)))
+        for ir, vi in pairs:
+            images = {}
+            for name, stream in streams.items():
+                frame = next(stream, None)
+                if frame is None:
+                    raise TemcocoError(f"{name} stream {urls[name][0]} ended after {frames} frames, "
+                                       f"but {ir_url} and {vi_url} have more")
+                images[name] = frame.image
+            metrics.update(ir, vi, images["fused"], ref_ir=images.get("ref_ir"), ref_vi=images.get("ref_vi"))
+            frames += 1
     return {**metrics.result(), "frames": frames}

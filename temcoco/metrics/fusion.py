@@ -140,7 +140,7 @@ def _vif_terms(s1: np.ndarray, s2: np.ndarray, s12: np.ndarray) -> tuple[float, 
 
 
 def vif(f: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
-    """VIF = VIFp(A→F) + VIFp(B→F); VIFp = Σ_s Σ log10(1 + g²σ_A²/(σ_v² + 2)) / Σ_s Σ log10(1 + σ_A²/2), 4 scales."""
+    """VIF = VIFp(A→F) + VIFp(B→F), VIFp = Σ_s Σ log10(1 + g²σ_S²/(σ_v² + 2)) / Σ_s Σ log10(1 + σ_S²/2), 4 scales."""
     refs, dist = [a, b], f
     num, den = [0.0, 0.0], [0.0, 0.0]
     for scale in range(1, 5):

@@ -209,17 +209,18 @@ def _grid(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
 def warp(img: np.ndarray, flow: np.ndarray) -> np.ndarray:
     """img (H, W[, C]) float32 sampled at p + flow(p): bilinear, replicated border; same shape as img."""
     gx, gy = _grid(*flow.shape[:2])
-    return cv2.remap(img, gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    map_x, map_y = gx + flow[..., 0], gy + flow[..., 1]
+    return cv2.remap(img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
 def flowd_map(prev_fused: np.ndarray, fused: np.ndarray, flow_back: np.ndarray) -> np.ndarray:
-    """‖F_t(p) − F_{t−1}(p + d(p))‖₂ over RGB, (H, W); fused (H, W, 3) float32 0..255, d = flow(VI_t, VI_{t−1})."""
+    """(H, W) ‖F_t(p) − F_{t−1}(p + d(p))‖₂ over RGB; F (H, W, 3) float32 0..255, d = flow(VI_t, VI_{t−1})."""
     diff = fused - warp(prev_fused, flow_back)
     return np.sqrt(_channel_sum(diff * diff))
 
 
 def flowd(prev_fused: np.ndarray, fused: np.ndarray, flow_back: np.ndarray) -> float:
-    """flowD_t = mean_p ‖F_t − warp(F_{t−1}, flow(VI_t, VI_{t−1}))‖₂ (TemCoCo: RGB 0..255, L2 over channels)."""
+    """flowD_t = mean_p ‖F_t − warp(F_{t−1}, flow(VI_t, VI_{t−1}))‖₂ (TemCoCo: RGB 0..255, L2 over RGB)."""
     return float(flowd_map(prev_fused, fused, flow_back).mean())
 
 
@@ -307,4 +308,5 @@ def feacd(d_fused: torch.Tensor, d_vi: torch.Tensor, d_ir: torch.Tensor) -> floa
     agreement of each logit's change (0 when fused and source move alike, 2 when opposite).
     """
     cos = torch.nn.functional.cosine_similarity
-    return float((1 - cos(d_fused[None], d_vi[None], dim=0)).mean() + (1 - cos(d_fused[None], d_ir[None], dim=0)).mean())
+    f = d_fused[None]
+    return float((1 - cos(f, d_vi[None], dim=0)).mean() + (1 - cos(f, d_ir[None], dim=0)).mean())
