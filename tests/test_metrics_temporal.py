@@ -180,3 +180,13 @@ def test_raft_requested_without_weights() -> None:
     assert temporal.make_flows("auto")[0].name == "dis"
     with pytest.raises(ValueError):
         temporal.make_flows("farneback")
+
+
+def test_raft_in_hub_cache() -> None:
+    from torchvision.models.optical_flow import Raft_Small_Weights, raft_small
+
+    path = temporal._hub_checkpoint(Raft_Small_Weights.DEFAULT.url)
+    path.parent.mkdir(parents=True)
+    torch.save(raft_small(weights=None).state_dict(), path)
+    assert temporal.find_raft_weights() == path
+    assert temporal.make_flows("raft")[0].name == "raft"

@@ -7,6 +7,9 @@ Conventions follow the IR-VIS evaluation code most papers report with (CDDFuse
 mean, MI is in nats from 256-bin histograms, PSNR uses the mean of the two MSEs.
 Nabf follows Shreyamsha Kumar's ``analysis_nabf.m`` (the Nabf of the same tables),
 MS-SSIM follows ``piq.multi_scale_ssim`` (summed over the sources like SSIM).
+SSIM uses the dynamic range L = 255 of the images; CDDFuse called skimage without
+``data_range`` on float32 images, which old skimage read as L = 2 (almost no stabilising
+constants; on a real M3SVD frame 0.96 instead of 1.31), and current skimage refuses.
 Everything is vectorised with numpy and OpenCV filters (float64).
 """
 
@@ -256,35 +259,27 @@ def _pool2(x: np.ndarray) -> np.ndarray:
     return x[:h, :w].reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3))
 
 
-def _ms_ssim_pair(xs: list[np.ndarray], ys: list[np.ndarray], k: np.ndarray) -> float:
-    """MS-SSIM of two pyramids (lists of (H, W) arrays in 0..1): Π_{l<5} cs_l^{w_l} · ssim_5^{w_5}."""
-    c1, c2 = 0.01**2, 0.03**2
-    values = []
-    for level, (x, y) in enumerate(zip(xs, ys)):
-        mx, my = _filter_valid(x, k), _filter_valid(y, k)
-        vx = _filter_valid(x * x, k) - mx * mx
-        vy = _filter_valid(y * y, k) - my * my
-        cxy = _filter_valid(x * y, k) - mx * my
-        cs = (2 * cxy + c2) / (vx + vy + c2)
-        last = level == len(xs) - 1
-        values.append(float(((2 * mx * my + c1) / (mx * mx + my * my + c1) * cs).mean() if last else cs.mean()))
-    return float(np.prod(np.maximum(values, 0) ** np.array(_MS_SSIM_WEIGHTS)))
-
-
 def ms_ssim(f: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
-    """MS-SSIM = MS-SSIM(F, A) + MS-SSIM(F, B) (piq: 11×11 Gaussian σ=1.5, 5 scales); nan below 161 px."""
+    """MS-SSIM = Σ_{S=A,B} Π_{l<5} cs_l(F,S)^{w_l} · ssim_5(F,S)^{w_5} (piq: 11×11 Gaussian σ 1.5); nan < 161 px."""
     if min(f.shape) < _MS_SSIM_MIN_SIZE:
         return float("nan")
     k = _gauss1d(11, 1.5)
-
-    def pyramid(x: np.ndarray) -> list[np.ndarray]:
-        levels = [x / 255.0]
-        for _ in range(len(_MS_SSIM_WEIGHTS) - 1):
-            levels.append(_pool2(levels[-1]))
-        return levels
-
-    pf = pyramid(f)
-    return _ms_ssim_pair(pf, pyramid(a), k) + _ms_ssim_pair(pf, pyramid(b), k)
+    c1, c2 = 0.01**2, 0.03**2
+    x, sources = f / 255.0, [a / 255.0, b / 255.0]
+    values: list[list[float]] = [[], []]  # per source: cs of levels 1-4, then ssim of level 5
+    for level in range(len(_MS_SSIM_WEIGHTS)):
+        if level:
+            x, sources = _pool2(x), [_pool2(y) for y in sources]
+        mx = _filter_valid(x, k)
+        vx = _filter_valid(x * x, k) - mx * mx
+        for y, out in zip(sources, values):
+            my = _filter_valid(y, k)
+            vy = _filter_valid(y * y, k) - my * my
+            cs = (2 * (_filter_valid(x * y, k) - mx * my) + c2) / (vx + vy + c2)
+            last = level == len(_MS_SSIM_WEIGHTS) - 1
+            out.append(float(((2 * mx * my + c1) / (mx * mx + my * my + c1) * cs).mean() if last else cs.mean()))
+    weights = np.array(_MS_SSIM_WEIGHTS)
+    return float(sum(np.prod(np.maximum(v, 0) ** weights) for v in values))
 
 
 FUSION_METRICS = {
