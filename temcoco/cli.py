@@ -15,8 +15,8 @@ from temcoco.errors import TemcocoError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Temporally consistent infrared + visible video fusion (TemCoCo) at archive scale.")
-err = Console(stderr=True)
-out = Console()
+err = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 STATE = {"debug": False}
 
 Method = Annotated[str, typer.Option("--method", "-m", help="temcoco (network), average, max or laplacian")]

@@ -41,7 +41,7 @@ def plot(series: list[float | None], title: str, chunk: int, width: int = 360, h
     return (f'<svg class="plot" width="{width}" height="{height}" role="img" aria-label="{html.escape(title)}">'
             f'<text x="30" y="9" class="t">{html.escape(title)}</text>{seams}'
             f'<polyline points="{line}" class="l"/>'
-            f'<text x="0" y="{y(hi) + 4:.1f}" class="a">{hi:.3g}</text><text x="0" y="{y(lo):.1f}" class="a">{lo:.3g}</text>'
+            f'<text x="0" y="{y(hi) + 4:.1f}" class="a">{hi:.4g}</text><text x="0" y="{y(lo):.1f}" class="a">{lo:.4g}</text>'
             f'<text x="{width - 40}" y="{height - 5}" class="a">frame {len(series) - 1}</text></svg>')
 
 
@@ -81,7 +81,8 @@ def _summary(s: dict) -> str:
     return (f"<h1>temcoco job {html.escape(s['job_id'])}</h1>"
             f'<p class="summary"><b>{s.get("ok", 0)}</b> ok · <b>{s.get("failed", 0)}</b> failed · '
             f'<b>{s.get("skipped", 0)}</b> skipped of {s.get("clips", 0)} clips · {s.get("frames", 0)} frames in '
-            f'{float(s.get("seconds") or 0):.1f} s · method {html.escape(str(s.get("method")))} '
+            f'{float(s.get("seconds") or 0):.1f} s · seam ratio {_fmt(s.get("seam_ratio"))} '
+            f'· method {html.escape(str(s.get("method")))} '
             f'({html.escape(str(s.get("model_version")))})</p>'
             f'<p class="small">archive {html.escape(str(s.get("archive")))} · date {html.escape(str(s.get("date")))} '
             f'· {html.escape(versions)}</p>')

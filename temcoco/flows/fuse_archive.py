@@ -20,6 +20,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 import temcoco
 from temcoco.errors import ClipError, TemcocoError
 from temcoco.flows.progress import current as progress
+from temcoco.metrics import seam_ratio
 from temcoco.storage import results
 from temcoco.storage.archive import ClipSource, discover
 from temcoco.storage.fs import check_writable, filesystem, join, read_json, write_json
@@ -64,6 +65,7 @@ class JobSummary:
     failures: dict[str, str]
     versions: dict[str, str]
     work_by_node: dict[str, dict[str, int]]
+    seam_ratio: float | None  # flowD at chunk boundaries / flowD inside chunks (1.0: seams invisible)
 
     @property
     def exit_code(self) -> int:
@@ -199,7 +201,7 @@ def run_job(job: JobConfig) -> JobSummary:
         failed=sum(r["status"] == "failed" for r in rows), skipped=sum(r["status"] == "skipped" for r in rows),
         seconds=time.perf_counter() - began, frames=sum(r.get("frames") or 0 for r in rows if r["status"] == "ok"),
         failures={r["clip_id"]: r["error"] for r in rows if r["status"] == "failed"}, versions=versions(),
-        work_by_node=work,
+        work_by_node=work, seam_ratio=seam_ratio(r for r in rows if r["status"] == "ok"),
     )
     write_json(summary_url, {**asdict(summary), "status": "done", "archive": job.archive, "out": job.out}, so)
     report_task(job.out, job.job_id, so)

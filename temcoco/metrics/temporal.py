@@ -4,11 +4,16 @@ Flow convention: ``flow(a, b)`` is an (H, W, 2) float32 field d (x, y order) wit
 a(p) ≈ b(p + d(p)); ``warp(img, d)`` samples img at p + d(p) (bilinear, replicated
 border), so ``warp(b, flow(a, b))`` is b brought onto a's grid.
 
-Flow comes from OpenCV DIS (medium preset, on grey levels) by default, or from
-torchvision RAFT when its weights are on this machine (no download, ever): the file
-named by ``TEMCOCO_RAFT_WEIGHTS`` (safetensors), else torchvision's own checkpoint in
-the torch hub cache. feaCD needs ResNet-18 ImageNet weights found the same way
-(``TEMCOCO_RESNET18_WEIGHTS`` or ``resnet18-f37072fd.pth`` in the hub cache).
+flowD follows TemCoCo's ``metrics.py``: per-pixel L2 norm over RGB (0..255) of the fused
+frame minus the previous fused frame warped by the visible video's motion, mean over
+pixels (their flow is SEA-RAFT's; the warp is done here with the backward flow
+VI_t → VI_{t−1}, a plain backward sampling). BiSWE follows VF-Bench's ``metric.py``.
+
+Flow comes from OpenCV DIS (medium preset for flowD, fast preset for BiSWE's six flows)
+by default, or from torchvision RAFT when its weights are on this machine (no download,
+ever): the file named by ``TEMCOCO_RAFT_WEIGHTS`` (safetensors), else torchvision's own
+checkpoint in the torch hub cache. feaCD needs ResNet-18 ImageNet weights found the same
+way (``TEMCOCO_RESNET18_WEIGHTS`` or ``resnet18-f37072fd.pth`` in the hub cache).
 """
 
 from __future__ import annotations
@@ -180,7 +185,7 @@ def make_flows(method: str = "auto") -> tuple[FlowEstimator, FlowEstimator]:
     """The flow estimators of flowD and of BiSWE: (DIS medium, DIS fast) or the same RAFT twice.
 
     ``dis``; ``raft`` (its weights must be found); ``auto``: RAFT when weights are found and a GPU is
-    available (a frame needs six RAFT flows: ~10 s on a CPU core), else DIS. BiSWE's six flows use
+    available (six RAFT flows a frame: 9 s small, 24 s large on a CPU core), else DIS. BiSWE's six flows use
     DIS's fast preset (a sixth of the cost; BiSWE within ~4 % of the medium preset's on M3SVD).
     """
     if method == "dis":

@@ -32,11 +32,13 @@ class FusionWorker:
     """
 
     def __init__(self, config: WorkerConfig) -> None:
+        import cv2
         import torch
 
         from temcoco.model.registry import load_method
 
         torch.set_num_threads(config.threads)
+        cv2.setNumThreads(config.threads)
         self.config = config
         self.method: FusionMethod = load_method(config.method, config.weights, config.device)
 

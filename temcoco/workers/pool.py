@@ -7,6 +7,7 @@ their process dies, and the interrupted call is retried (all stages are idempote
 
 from __future__ import annotations
 
+import logging
 import os
 import queue
 from collections import Counter
@@ -32,10 +33,11 @@ def connect(address: str | None, cpus_needed: int) -> None:
         return
     os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
     try:
+        quiet = {"log_to_driver": False, "logging_level": logging.ERROR}
         if address:
-            ray.init(address=address, log_to_driver=False)
+            ray.init(address=address, **quiet)
         else:
-            ray.init(num_cpus=max(os.cpu_count() or 1, cpus_needed), include_dashboard=False, log_to_driver=False)
+            ray.init(num_cpus=max(os.cpu_count() or 1, cpus_needed), include_dashboard=False, **quiet)
     except (ConnectionError, RuntimeError, ValueError) as e:
         raise TemcocoError(f"cannot connect to the Ray cluster at {address or 'local'}: {e}") from e
 
