@@ -24,10 +24,7 @@ StorageOptions = Annotated[Optional[str], typer.Option("--storage-options", help
 
 
 def _fail(e: BaseException, code: int = 2) -> None:
-    if STATE["debug"]:
-        raise e
-    err.print(f"[red]error:[/red] {e}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
+    _report(e, code)
 
 
 def _version_callback(value: bool) -> None:
@@ -302,11 +299,21 @@ def train(
 
 
 def run() -> None:
-    """Entry point that turns unexpected errors into one line too (``--debug`` for the traceback)."""
+    """Entry point: user mistakes and unexpected failures are one line on stderr (``--debug``: traceback)."""
     try:
         app()
     except TemcocoError as e:
-        _fail(e)
+        _report(e, 2)
+    except Exception as e:  # noqa: BLE001 - a bug or an unexpected failure
+        _report(e, 1, hint=" (run with --debug for the traceback)")
+
+
+def _report(e: BaseException, code: int, hint: str = "") -> None:
+    if STATE["debug"]:
+        raise e
+    message = str(e) if isinstance(e, TemcocoError) else f"{type(e).__name__}: {e}"
+    err.print(f"[red]error:[/red] {message}{hint}", highlight=False, soft_wrap=True)
+    raise SystemExit(code)
 
 
 if __name__ == "__main__":

@@ -52,3 +52,14 @@ def test_secrets_are_never_printed(s3_job):
                        capture_output=True, text=True, timeout=120)
     assert p.returncode != 0
     assert os.environ["AWS_SECRET_ACCESS_KEY"] not in p.stdout + p.stderr
+
+
+def test_unreachable_object_store_is_a_clear_error_after_retries(tmp_path):
+    env = {**os.environ, "AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "a",
+           "AWS_SECRET_ACCESS_KEY": "do-not-print-me", "AWS_DEFAULT_REGION": "us-east-1",
+           "AWS_MAX_ATTEMPTS": "1"}  # botocore's own retries off: temcoco's backoff is what is tested
+    p = subprocess.run([sys.executable, "-m", "temcoco.cli", "submit", "s3://bucket/archive", "--out", "s3://bucket/out",
+                        "--method", "average"], capture_output=True, text=True, env=env, timeout=300)
+    assert p.returncode == 2
+    assert "unreachable after 3 attempts" in p.stderr and "Traceback" not in p.stderr
+    assert "do-not-print-me" not in p.stdout + p.stderr

@@ -23,7 +23,7 @@ from temcoco.flows.progress import current as progress
 from temcoco.metrics import seam_ratio
 from temcoco.storage import results
 from temcoco.storage.archive import ClipSource, discover
-from temcoco.storage.fs import check_writable, filesystem, join, read_json, write_json
+from temcoco.storage.fs import check_writable, filesystem, join, read_json, retrying, write_json
 from temcoco.storage.layout import ClipLayout
 from temcoco.workers.actor import WorkerConfig
 from temcoco.workers.pool import PoolConfig, WorkerPool
@@ -179,7 +179,7 @@ def run_job(job: JobConfig) -> JobSummary:
     if job.chunk < 1 or job.workers < 1 or job.cpus_per_worker < 1:
         raise TemcocoError("--chunk, --workers and --cpus-per-worker must be at least 1")
     check_writable(job.out, so)
-    clips = discover(job.archive, so)
+    clips = retrying(f"archive {job.archive}", lambda: discover(job.archive, so))
     if not clips:
         raise TemcocoError(f"archive {job.archive} has no clips: put pairs in ir/ and vi/ (see DESIGN.md)")
     summary_url = join(job.out, "jobs", f"{job.job_id}.json")

@@ -4,11 +4,44 @@ from __future__ import annotations
 
 import json
 import posixpath
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 import fsspec
 from fsspec.core import url_to_fs
 
 from temcoco.errors import StorageError
+
+T = TypeVar("T")
+
+
+def _transient_errors() -> tuple[type[BaseException], ...]:
+    errors: tuple[type[BaseException], ...] = (ConnectionError, TimeoutError)
+    try:
+        from botocore.exceptions import ConnectionError as BotoConnectionError
+        from botocore.exceptions import ConnectTimeoutError, EndpointConnectionError
+
+        errors += (BotoConnectionError, ConnectTimeoutError, EndpointConnectionError)
+    except ImportError:
+        pass
+    return errors
+
+
+def retrying(what: str, action: Callable[[], T], attempts: int = 3, backoff: float = 1.0) -> T:
+    """Run ``action``, retrying connection failures with exponential backoff (1 s, 2 s, ...).
+
+    After the last attempt the failure becomes a one-line StorageError naming ``what``.
+    """
+    transient = _transient_errors()
+    for attempt in range(attempts):
+        try:
+            return action()
+        except transient as e:
+            if attempt == attempts - 1:
+                raise StorageError(f"{what} is unreachable after {attempts} attempts: {e}") from e
+            time.sleep(backoff * 2**attempt)
+    raise AssertionError("unreachable")
 
 
 def fs_options(url: str, storage_options: dict | None = None) -> dict:
@@ -79,9 +112,15 @@ def check_writable(url: str, storage_options: dict | None = None) -> None:
     """Raise StorageError unless a small file can be written and removed under ``url``."""
     fs, path = filesystem(url, storage_options)
     probe = posixpath.join(path, ".temcoco-write-check")
-    try:
+
+    def write_and_remove() -> None:
         fs.makedirs(path, exist_ok=True)
         fs.pipe_file(probe, b"ok")
         fs.rm_file(probe)
-    except (OSError, PermissionError) as e:
+
+    try:
+        retrying(f"output location {url}", write_and_remove)
+    except StorageError:
+        raise
+    except OSError as e:
         raise StorageError(f"output location {url} is not writable: {e}") from e
