@@ -3,6 +3,7 @@
 import json
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -28,6 +29,7 @@ def kill_cluster(temp_dir: str) -> None:
         except psutil.NoSuchProcess:
             pass
     psutil.wait_procs(list(procs), timeout=10)
+    shutil.rmtree(temp_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

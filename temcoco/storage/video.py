@@ -392,7 +392,9 @@ class VideoWriter:
         if frames.shape[1:3] != self._size:
             raise ValueError(f"frame size {frames.shape[1:3]} differs from the first frame's {self._size}")
         for image in frames:
-            frame = av.VideoFrame.from_ndarray(_pad_to_even(image), format="rgb24")
+            # RGB -> YUV 4:2:0 (BT.601, limited range) by OpenCV, not swscale: swscale's result
+            # depends on the input's memory alignment, and the same frames must give the same video.
+            frame = _yuv420p_frame(_pad_to_even(image))
             frame.pts = self.frames
             self._mux(self._stream.encode(frame))
             self.frames += 1
@@ -426,6 +428,11 @@ class VideoWriter:
         stream.width, stream.height = width + width % 2, height + height % 2
         stream.pix_fmt = "yuv420p"
         context = stream.codec_context
+        # One encoder thread: with frame threads x264's decisions (so the decoded pixels) varied
+        # between runs under load here, and the same frames must always give the same video.
+        # (Workers use one CPU each anyway.)
+        context.thread_type = "NONE"
+        context.thread_count = 1
         context.time_base = 1 / self._rate  # pts = frame index
         context.colorspace = context.color_primaries = context.color_trc = _BT601
         context.color_range = 1  # limited ("tv") range, as swscale converts
@@ -447,6 +454,29 @@ class VideoWriter:
             self._container = None
         if os.path.exists(self._temp):
             os.remove(self._temp)
+
+
+def _yuv420p_frame(rgb: np.ndarray) -> av.VideoFrame:
+    """(H, W, 3) uint8 RGB, H and W even -> a yuv420p frame whose every byte is set.
+
+    The conversion is OpenCV's (BT.601, limited range), not swscale's, whose result depends
+    on the input's memory alignment. The padding at the end of each line is filled by
+    repeating the last pixel. Known limit: for a height or width that is not a multiple of
+    16, x264 also reads below the frame's last row, where PyAV's frame buffer ends, so the
+    bitstream of such sizes can differ between runs (by encoder decisions, not content);
+    the fused frames in zarr are exact for every size.
+    """
+    height, width = rgb.shape[:2]
+    i420 = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420)
+    y = i420[:height]
+    u = i420[height: height + height // 4].reshape(height // 2, width // 2)
+    v = i420[height + height // 4:].reshape(height // 2, width // 2)
+    frame = av.VideoFrame(width, height, "yuv420p")
+    for plane, data in zip(frame.planes, (y, u, v)):
+        lines = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: data.shape[0]]
+        lines[:, : data.shape[1]] = data
+        lines[:, data.shape[1]:] = data[:, -1:]
+    return frame
 
 
 def _create_file(path: str) -> None:

@@ -1,0 +1,87 @@
+"""The ``temcoco`` fusion method: the TemCoCo network behind the FusionMethod interface."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from temcoco.errors import TemcocoError
+from temcoco.model.checkpoint import load_network
+from temcoco.model.network import TemCoCoNet
+
+DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "small.safetensors"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise TemcocoError("--device cuda was asked for but no CUDA device is available")
+    if name not in ("cpu", "cuda"):
+        raise TemcocoError(f"unknown device {name!r}: choose auto, cpu or cuda")
+    return torch.device(name)
+
+
+class NetworkFusion:
+    """Fuses windows of frames with a TemCoCo network.
+
+    ``fuse`` runs the window in passes of at most ``frames_per_pass`` output frames, each
+    with its own ``temporal_radius`` input frames on both sides, so memory is bounded
+    whatever the window length; the result does not depend on the pass size.
+    """
+
+    name = "temcoco"
+
+    def __init__(self, net: TemCoCoNet, version: str, device: torch.device, frames_per_pass: int = 8) -> None:
+        self.net = net.eval().requires_grad_(False).to(device)
+        if device.type == "cpu":
+            self.net.to(memory_format=torch.channels_last)
+        self.version = version
+        self.device = device
+        self.frames_per_pass = frames_per_pass
+        self.temporal_radius = net.temporal_radius
+
+    @classmethod
+    def load(cls, weights: str | None = None, device: str = "auto", frames_per_pass: int = 8) -> "NetworkFusion":
+        """Weights from a safetensors file (default: the shipped ``small`` weights)."""
+        path = Path(weights) if weights else DEFAULT_WEIGHTS
+        if not path.is_file():
+            raise TemcocoError(f"weights file {path} not found")
+        net = load_network(path)
+        version = f"temcoco-{net.config.name}-{_sha256(path)[:8]}"
+        return cls(net, version, _device(device), frames_per_pass)
+
+    def _run(self, ir: np.ndarray, vi: np.ndarray) -> np.ndarray:
+        """One pass: (n, H, W, 1), (n, H, W, 3) uint8 -> (n - 2r, H, W, 3) uint8."""
+        to = lambda a: torch.from_numpy(a).to(self.device).permute(0, 3, 1, 2)[None].float() / 255.0  # noqa: E731
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+            out = self.net(to(ir), to(vi))[0].float()
+        return (out * 255.0).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+    def fuse(self, ir: np.ndarray, vi: np.ndarray) -> np.ndarray:
+        """ir (T + 2r, H, W, 1) uint8, vi (T + 2r, H, W, 3) uint8 -> (T, H, W, 3) uint8."""
+        r = self.temporal_radius
+        if ir.ndim == 3:
+            ir = ir[..., None]
+        if ir.shape[:3] != vi.shape[:3] or ir.shape[3] != 1 or vi.shape[3] != 3:
+            raise TemcocoError(f"fuse needs ir (N, H, W, 1) and vi (N, H, W, 3) on one grid, got {ir.shape} and {vi.shape}")
+        t = vi.shape[0] - 2 * r
+        if t < 1:
+            raise TemcocoError(f"temcoco needs at least {2 * r + 1} frames (temporal radius {r}), got {vi.shape[0]}")
+        ir, vi = np.ascontiguousarray(ir, np.uint8), np.ascontiguousarray(vi, np.uint8)
+        out = np.empty((t, *vi.shape[1:3], 3), np.uint8)
+        for s in range(0, t, self.frames_per_pass):
+            e = min(t, s + self.frames_per_pass)
+            out[s:e] = self._run(ir[s : e + 2 * r], vi[s : e + 2 * r])
+        return out

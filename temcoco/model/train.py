@@ -1,0 +1,205 @@
+"""Training of the TemCoCo network: ``python -m temcoco.model.train CONFIG.toml [--resume]``.
+
+Each step draws random windows (core frames + 2r halo frames, random crops) of degraded
+inputs with clean targets, fuses them and minimises :class:`FusionLoss` against the clean
+sources. Checkpoints (model and optimizer as safetensors, step as JSON) go to
+``out_dir/checkpoints/step_NNNNNNN``; every logged step appends its loss terms to
+``out_dir/losses.jsonl``; the final weights are ``out_dir/model.safetensors``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import logging
+import math
+import shutil
+import sys
+import time
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from temcoco.errors import TemcocoError
+from temcoco.model.checkpoint import load_network, load_optimizer, save_network, save_optimizer
+from temcoco.model.data import WindowSampler, default_data_root, load_clips
+from temcoco.model.degrade import DegradeConfig
+from temcoco.model.losses import FusionLoss, LossWeights
+from temcoco.model.network import CONFIGS, TemCoCoNet
+from temcoco.model.teachers import Teachers, load_dino, load_vgg
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    network: str = "small"  # a named configuration of temcoco.model.network.CONFIGS
+    data_root: str = ""  # M3SVD-layout folder; empty: ../shared/data/m3svd-dev beside the repo
+    out_dir: str = "runs/small"
+    steps: int = 2000
+    batch_size: int = 2
+    core_frames: int = 2  # output frames per sample (the sample has core + 2r frames)
+    crop: int = 112
+    lr: float = 1e-3
+    min_lr_ratio: float = 0.05  # cosine decay to lr * min_lr_ratio
+    warmup_steps: int = 50
+    grad_clip: float = 1.0
+    real_prob: float = 0.7  # share of samples with the real degraded inputs (others: online degradation)
+    seed: int = 0
+    log_every: int = 10
+    ckpt_every: int = 100
+    keep_checkpoints: int = 2
+    threads: int = 2  # torch CPU threads
+    device: str = "auto"  # auto (cuda when present), cpu, cuda
+    amp: bool = True  # bf16 autocast on CUDA
+    max_minutes: float = 0.0  # stop (and save) after this wall time; 0: no limit
+    init_weights: str = ""  # start from these weights (fine-tuning)
+    vgg_weights: str = ""  # VGG19 checkpoint; empty: torchvision's file in the torch hub cache
+    dino: str = ""  # DINOv2 transformers directory or HF model id (local files only)
+    loss: LossWeights = field(default_factory=LossWeights)
+    degrade: DegradeConfig = field(default_factory=DegradeConfig)
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> "TrainConfig":
+        """Top-level keys are fields; ``[loss]`` and ``[degrade]`` tables set those weights."""
+        try:
+            raw = tomllib.loads(Path(path).read_text())
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise TemcocoError(f"cannot read training config {path}: {exc}") from exc
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(raw) - known
+        if unknown:
+            raise TemcocoError(f"unknown training config keys in {path}: {', '.join(sorted(unknown))}")
+        loss = LossWeights(**raw.pop("loss", {}))
+        degrade = DegradeConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.pop("degrade", {}).items()})
+        return cls(**raw, loss=loss, degrade=degrade)
+
+
+def _device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _lr_factor(cfg: TrainConfig, step: int) -> float:
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    p = min(1.0, (step - cfg.warmup_steps) / max(1, cfg.steps - cfg.warmup_steps))
+    return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * p))
+
+
+def _latest_checkpoint(out: Path) -> Path | None:
+    ckpts = sorted((out / "checkpoints").glob("step_*"))
+    return ckpts[-1] if ckpts else None
+
+
+def _save_checkpoint(out: Path, net: TemCoCoNet, opt: torch.optim.Optimizer, step: int, keep: int) -> None:
+    d = out / "checkpoints" / f"step_{step:07d}"
+    d.mkdir(parents=True, exist_ok=True)
+    save_network(net, d / "model.safetensors")
+    save_optimizer(opt, d / "optimizer.safetensors")
+    (d / "state.json").write_text(json.dumps({"step": step}))
+    for old in sorted((out / "checkpoints").glob("step_*"))[:-keep]:
+        shutil.rmtree(old)
+
+
+def _teachers(cfg: TrainConfig, net: TemCoCoNet, device: torch.device) -> Teachers:
+    t = Teachers(vgg=load_vgg(cfg.vgg_weights or None), dino=load_dino(cfg.dino or None, net.config.dino_dim))
+    for m in (t.vgg, t.dino):
+        if m is not None:
+            m.to(device)
+    if t.vgg is None and t.dino is None:
+        log.warning("no pretrained teachers: the VGG and DINOv2 distillation terms are skipped")
+    return t
+
+
+def train(config: TrainConfig, resume: bool = False, teachers: Teachers | None = None) -> Path:
+    """Train (or resume) and return the path of the final weights file.
+
+    ``teachers`` overrides the teachers loaded from the config (tests pass tiny ones).
+    """
+    torch.set_num_threads(config.threads)
+    torch.manual_seed(config.seed)
+    device = _device(config.device)
+    out = Path(config.out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
+
+    ckpt = _latest_checkpoint(out) if resume else None
+    if ckpt is not None:
+        net, start = load_network(ckpt / "model.safetensors"), json.loads((ckpt / "state.json").read_text())["step"]
+    elif config.init_weights:
+        net, start = load_network(Path(config.init_weights)), 0
+    else:
+        if config.network not in CONFIGS:
+            raise TemcocoError(f"unknown network configuration {config.network!r}: choose {', '.join(CONFIGS)}")
+        net, start = TemCoCoNet(CONFIGS[config.network]), 0
+    net.to(device)
+    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
+    if ckpt is not None:
+        load_optimizer(opt, ckpt / "optimizer.safetensors")
+        log.info("resumed from %s (step %d)", ckpt, start)
+    teachers = teachers if teachers is not None else _teachers(config, net, device)
+
+    r = net.temporal_radius
+    clips = load_clips(Path(config.data_root) if config.data_root else default_data_root())
+    sampler = WindowSampler(
+        clips, config.core_frames + 2 * r, config.crop, config.real_prob, config.degrade, config.seed + start
+    )
+    criterion = FusionLoss(config.loss)
+    use_amp = config.amp and device.type == "cuda"
+    t0, step = time.time(), start
+    with (out / "losses.jsonl").open("a") as logf:
+        while step < config.steps:
+            for g in opt.param_groups:
+                g["lr"] = config.lr * _lr_factor(config, step)
+            ir_in, vi_in, ir_gt, vi_gt = (x.to(device) for x in sampler.batch(config.batch_size))
+            ir_gt, vi_gt = ir_gt[:, r:-r], vi_gt[:, r:-r]
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
+                targets = teachers.targets(ir_gt.flatten(0, 1), vi_gt.flatten(0, 1))
+                fused, heads = net(ir_in, vi_in, aux=True) if targets else (net(ir_in, vi_in), None)
+            terms = criterion(fused, ir_gt, vi_gt, heads, targets)
+            opt.zero_grad(set_to_none=True)
+            terms["total"].backward()
+            torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
+            opt.step()
+            step += 1
+            elapsed = time.time() - t0
+            if step % config.log_every == 0 or step == config.steps:
+                row = {"step": step, "time_s": round(elapsed, 1), "lr": opt.param_groups[0]["lr"]}
+                row.update({k: round(float(v.detach()), 5) for k, v in terms.items()})
+                logf.write(json.dumps(row) + "\n")
+                logf.flush()
+                rate = elapsed / (step - start)
+                print(
+                    f"step {step}/{config.steps} loss {row['total']:.4f} "
+                    + " ".join(f"{k} {v:.3f}" for k, v in row.items() if k not in ("step", "time_s", "lr", "total"))
+                    + f" | {rate:.2f} s/step, eta {rate * (config.steps - step) / 60:.1f} min",
+                    file=sys.stderr,
+                    flush=True,
+                )
+            out_of_time = config.max_minutes > 0 and elapsed > 60 * config.max_minutes
+            if step % config.ckpt_every == 0 or step == config.steps or out_of_time:
+                _save_checkpoint(out, net, opt, step, config.keep_checkpoints)
+            if out_of_time:
+                log.warning("stopping at step %d: max_minutes=%s reached", step, config.max_minutes)
+                break
+    final = out / "model.safetensors"
+    save_network(net, final, {"steps": str(step)})
+    return final
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="train the TemCoCo network")
+    parser.add_argument("config", help="training config (TOML)")
+    parser.add_argument("--resume", action="store_true", help="continue from the latest checkpoint")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    print(train(TrainConfig.from_toml(args.config), args.resume))
+
+
+if __name__ == "__main__":
+    main()

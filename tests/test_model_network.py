@@ -1,0 +1,128 @@
+"""The TemCoCo network: shapes, exact temporal receptive field, chunking, weights files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from temcoco.errors import TemcocoError
+from temcoco.model.base import FusionMethod
+from temcoco.model.checkpoint import load_network, read_metadata, save_network
+from temcoco.model.inference import NetworkFusion
+from temcoco.model.network import CONFIGS, TemCoCoNet
+
+torch.set_num_threads(1)
+
+
+def _net(name: str = "small", seed: int = 0) -> TemCoCoNet:
+    torch.manual_seed(seed)
+    return TemCoCoNet(CONFIGS[name]).eval()
+
+
+def _clip(n: int, h: int, w: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (n, h, w, 1), dtype=np.uint8), rng.integers(0, 256, (n, h, w, 3), dtype=np.uint8)
+
+
+@pytest.mark.parametrize("name,t,h,w", [("small", 2, 36, 40), ("small", 1, 37, 41), ("small", 3, 17, 23), ("paper", 1, 21, 19)])
+def test_shapes(name, t, h, w):
+    net = _net(name)
+    r = net.temporal_radius
+    with torch.no_grad():
+        rgb, heads = net(torch.rand(1, t + 2 * r, 1, h, w), torch.rand(1, t + 2 * r, 3, h, w), aux=True)
+    assert rgb.shape == (1, t, 3, h, w)
+    assert 0 <= rgb.min() and rgb.max() <= 1
+    assert heads["vis_ir"].shape == (1, t, 256, -(-h // 4), -(-w // 4))
+    assert heads["sem_vi"].shape == (1, t, CONFIGS[name].dino_dim, -(-h // 4), -(-w // 4))
+
+
+def test_named_configurations():
+    assert CONFIGS["small"].temporal_radius == 4 and CONFIGS["paper"].temporal_radius == 5
+    assert CONFIGS["paper"].channels == (32, 64, 128) and CONFIGS["paper"].dino_dim == 1024
+    small = sum(p.numel() for p in _net("small").parameters())
+    paper = sum(p.numel() for p in _net("paper").parameters())
+    assert small < 500_000 < paper
+
+
+def test_too_few_frames():
+    net = _net()
+    with pytest.raises(ValueError, match="at least 9 frames"):
+        net(torch.rand(1, 8, 1, 16, 16), torch.rand(1, 8, 3, 16, 16))
+
+
+def test_temporal_radius_is_exact():
+    """Output t depends on input frames t-r .. t+r-2 (all of them, none beyond): r is exact on the left."""
+    net = _net()
+    r, t = net.temporal_radius, 9
+    torch.manual_seed(1)
+    ir, vi = torch.rand(1, t + 2 * r, 1, 24, 24), torch.rand(1, t + 2 * r, 3, 24, 24)
+    with torch.no_grad():
+        base = net(ir, vi)
+        for k in (0, r + 4, t + 2 * r - 1):
+            ir2, vi2 = ir.clone(), vi.clone()
+            ir2[:, k] += 0.3
+            vi2[:, k] = 1 - vi2[:, k]
+            changed = (net(ir2, vi2) - base).abs().flatten(2).amax(2)[0] > 0  # per output frame
+            centres = np.arange(t) + r  # input index of each output frame
+            assert not changed[torch.from_numpy(np.abs(centres - k) > r)].any()
+            # the window is t-r .. t+(r-2): frame t-r is really used, frames beyond t+r-2 are not
+            assert bool(changed[torch.from_numpy((centres - k >= -(r - 2)) & (centres - k <= r))].all())
+
+
+def _write(tmp_path, net: TemCoCoNet):
+    path = tmp_path / "w.safetensors"
+    save_network(net, path)
+    return path
+
+
+def test_weights_roundtrip_with_metadata(tmp_path):
+    net = _net("small", seed=3)
+    path = _write(tmp_path, net)
+    meta = read_metadata(path)
+    assert meta["format"] == "temcoco" and '"name": "small"' in meta["config"]
+    loaded = load_network(path).eval()
+    assert loaded.config == net.config
+    x = torch.rand(1, 9, 1, 16, 16), torch.rand(1, 9, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.equal(loaded(*x), net(*x))
+
+
+def test_bad_weights_files(tmp_path):
+    with pytest.raises(TemcocoError, match="not found"):
+        NetworkFusion.load(str(tmp_path / "missing.safetensors"))
+    bad = tmp_path / "bad.safetensors"
+    bad.write_bytes(b"\x00garbage" * 10)
+    with pytest.raises(TemcocoError, match="not a valid safetensors"):
+        NetworkFusion.load(str(bad))
+    other = tmp_path / "other.safetensors"
+    save_file({"x": torch.zeros(2)}, str(other))
+    with pytest.raises(TemcocoError, match="not a temcoco weights file"):
+        NetworkFusion.load(str(other))
+
+
+def test_network_fusion_interface(tmp_path):
+    fusion = NetworkFusion.load(str(_write(tmp_path, _net())), device="cpu")
+    assert isinstance(fusion, FusionMethod)
+    assert fusion.name == "temcoco" and fusion.temporal_radius == 4
+    assert fusion.version.startswith("temcoco-small-") and len(fusion.version) == len("temcoco-small-") + 8
+    ir, vi = _clip(11, 19, 26)
+    out = fusion.fuse(ir, vi)
+    assert out.shape == (3, 19, 26, 3) and out.dtype == np.uint8
+    with pytest.raises(TemcocoError, match="at least 9 frames"):
+        fusion.fuse(ir[:8], vi[:8])
+
+
+def test_chunked_equals_one_pass(tmp_path):
+    """Chunks of core frames plus halo (edges replicated) give the one-pass frames, for any pass size."""
+    fusion = NetworkFusion.load(str(_write(tmp_path, _net(seed=5))), device="cpu", frames_per_pass=16)
+    r = fusion.temporal_radius
+    ir, vi = _clip(10, 30, 34, seed=2)
+    idx = np.clip(np.arange(-r, 10 + r), 0, 9)
+    ir_p, vi_p = ir[idx], vi[idx]
+    one_pass = fusion.fuse(ir_p, vi_p)
+    for chunk, per_pass in ((3, 16), (4, 1), (10, 3)):
+        fusion.frames_per_pass = per_pass
+        parts = [fusion.fuse(ir_p[s : min(10, s + chunk) + 2 * r], vi_p[s : min(10, s + chunk) + 2 * r]) for s in range(0, 10, chunk)]
+        np.testing.assert_array_equal(np.concatenate(parts), one_pass)
