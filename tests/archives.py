@@ -33,6 +33,14 @@ def write_folder(path: Path, frames: np.ndarray) -> None:
         cv2.imwrite(str(path / f"{i:04d}.png"), img)
 
 
+def write_pair(root: Path, frames: int, height: int, width: int, seed: int = 0) -> Path:
+    """A synthetic pair as frame folders ``root/ir`` and ``root/vi``."""
+    ir, vi = synthetic_clip(frames, height, width, seed=seed)
+    write_folder(root / "ir", ir)
+    write_folder(root / "vi", vi)
+    return root
+
+
 def good_archive(root: Path, clips: int = 2, frames: int = 12, size: tuple[int, int] = (48, 64)) -> Path:
     """``clips`` good pairs: clip 0 as frame folders, the others as mp4 (the last one with a non-ASCII name)."""
     h, w = size

@@ -7,8 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.archives import add_bad_clips, good_archive, write_folder
-from temcoco.demo import synthetic_clip
+from tests.archives import add_bad_clips, good_archive, write_pair
 from temcoco.model.registry import METHODS, load_method
 from temcoco.pipeline import fuse_pair
 from temcoco.storage.video import read_video
@@ -20,20 +19,12 @@ def temcoco(*args, timeout=600):
 
 @pytest.fixture(scope="module")
 def pair(tmp_path_factory):
-    root = tmp_path_factory.mktemp("pair")
-    ir, vi = synthetic_clip(11, 36, 52, seed=3)
-    write_folder(root / "ir", ir)
-    write_folder(root / "vi", vi)
-    return root
+    return write_pair(tmp_path_factory.mktemp("pair"), 11, 36, 52, seed=3)
 
 
 @pytest.fixture(scope="module")
 def vga_pair(tmp_path_factory):
-    root = tmp_path_factory.mktemp("vga")
-    ir, vi = synthetic_clip(5, 480, 640, seed=4)
-    write_folder(root / "ir", ir)
-    write_folder(root / "vi", vi)
-    return root
+    return write_pair(tmp_path_factory.mktemp("vga"), 5, 480, 640, seed=4)
 
 
 class Recorder:

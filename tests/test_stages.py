@@ -5,8 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.archives import write_folder
-from temcoco.demo import synthetic_clip
+from tests.archives import write_pair
 from temcoco.model.registry import METHODS, load_method
 from temcoco.storage.archive import ClipSource
 from temcoco.storage.frames import open_frames
@@ -16,10 +15,7 @@ from temcoco.workers import stages
 
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory):
-    root = tmp_path_factory.mktemp("stages")
-    ir, vi = synthetic_clip(9, 30, 44, seed=5)
-    write_folder(root / "ir", ir)
-    write_folder(root / "vi", vi)
+    root = write_pair(tmp_path_factory.mktemp("stages"), 9, 30, 44, seed=5)
     return ClipSource("c", str(root / "ir"), str(root / "vi"))
 
 
