@@ -47,9 +47,29 @@ def forwarded_environment() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
 
 
-def gpus_per_worker() -> int:
-    """1 when the cluster has GPUs (each actor then takes one GPU), else 0 (CPU actors)."""
-    return 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+@dataclass(frozen=True)
+class ActorResources:
+    """What each fusion actor asks Ray for, and the torch device it then uses."""
+
+    num_cpus: int
+    num_gpus: int
+    device: str
+
+
+def actor_resources(cluster: dict[str, float], pool: PoolConfig, device: str = "auto") -> ActorResources:
+    """The selection rule: one GPU per actor when the cluster has GPUs (and the user did not ask
+    for the CPU), else CPU actors; each actor also takes ``cpus_per_worker`` CPUs.
+
+    Raises TemcocoError when CPU actors cannot all fit, since Ray would wait for them forever.
+    """
+    gpus = 1 if cluster.get("GPU", 0) >= 1 and device != "cpu" else 0
+    if device == "cuda" and not gpus:
+        raise TemcocoError("--device cuda was asked for but the Ray cluster has no GPU")
+    needed = pool.workers * pool.cpus_per_worker
+    if not gpus and needed > cluster.get("CPU", 0):
+        raise TemcocoError(f"--workers {pool.workers} x --cpus-per-worker {pool.cpus_per_worker} needs {needed} CPUs; "
+                           f"the Ray cluster has {cluster.get('CPU', 0):g}")
+    return ActorResources(pool.cpus_per_worker, gpus, "cuda" if gpus else "cpu")
 
 
 class WorkerPool:
@@ -57,19 +77,13 @@ class WorkerPool:
 
     def __init__(self, pool: PoolConfig, worker: WorkerConfig, depth: int = 2) -> None:
         connect(pool.ray_address, pool.workers * pool.cpus_per_worker)
-        gpus = gpus_per_worker()
-        cpus = ray.cluster_resources().get("CPU", 0)
-        if not gpus and pool.workers * pool.cpus_per_worker > cpus:
-            raise TemcocoError(
-                f"--workers {pool.workers} x --cpus-per-worker {pool.cpus_per_worker} needs "
-                f"{pool.workers * pool.cpus_per_worker} CPUs; the Ray cluster has {cpus:g}"
-            )
+        resources = actor_resources(ray.cluster_resources(), pool, worker.device)
         actor_cls = ray.remote(FusionWorker).options(
-            num_cpus=pool.cpus_per_worker, num_gpus=gpus, max_restarts=-1, max_task_retries=-1,
+            num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, max_restarts=-1, max_task_retries=-1,
             runtime_env={"env_vars": forwarded_environment()},
         )
-        device = worker.device if worker.device != "auto" else ("cuda" if gpus else "cpu")
-        config = WorkerConfig(worker.method, worker.weights, device, pool.cpus_per_worker, worker.storage_options)
+        config = WorkerConfig(worker.method, worker.weights, resources.device, pool.cpus_per_worker,
+                              worker.storage_options)
         self.actors = [actor_cls.remote(config) for _ in range(pool.workers)]
         self._calls_done: Counter = Counter()
         self._idle: queue.Queue = queue.Queue()
