@@ -6,7 +6,7 @@ sources (``infrared_Enhance``, ``visible_Enhance``), which are passed both as th
 ``ir``/``vi`` arguments and as the references. The network sees each clip as the chunk
 planner gives it: edge frames replicated ``temporal_radius`` times at both ends.
 
-    python scripts/compare_baselines.py [--weights W] [--data-root D] [--threads N] [--json OUT]
+    python scripts/compare_baselines.py [--weights W] [--data-root D] [--threads N] [--methods M,..] [--json OUT]
 
 Prints a markdown table of the means over the sequences (and per-sequence rows with --per-seq).
 """
@@ -48,16 +48,15 @@ def main() -> None:
     ap.add_argument("--weights", default=None, help="network weights (default: the shipped ones)")
     ap.add_argument("--data-root", default=None, help="M3SVD-layout folder (default: ../shared/data/m3svd-dev)")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--methods", default="temcoco,average,laplacian", help="comma-separated subset")
     ap.add_argument("--per-seq", action="store_true", help="also print one row per sequence")
     ap.add_argument("--json", default=None, help="write all results here")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    methods = {
-        "temcoco": NetworkFusion.load(args.weights, device="cpu"),
-        "average": ClassicalFusion("average"),
-        "laplacian": ClassicalFusion("laplacian"),
-    }
+    wanted = args.methods.split(",")
+    methods = {name: NetworkFusion.load(args.weights, device="cpu") if name == "temcoco" else ClassicalFusion(name)
+               for name in wanted}
     clips = load_clips(Path(args.data_root) if args.data_root else default_data_root())
     rows, seconds = [], {name: 0.0 for name in methods}
     for clip in clips:

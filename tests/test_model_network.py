@@ -126,3 +126,12 @@ def test_chunked_equals_one_pass(tmp_path):
         fusion.frames_per_pass = per_pass
         parts = [fusion.fuse(ir_p[s : min(10, s + chunk) + 2 * r], vi_p[s : min(10, s + chunk) + 2 * r]) for s in range(0, 10, chunk)]
         np.testing.assert_array_equal(np.concatenate(parts), one_pass)
+
+
+def test_shipped_weights_are_the_default():
+    from temcoco.model.registry import load_method
+
+    fusion = load_method("temcoco", device="cpu")
+    assert isinstance(fusion, NetworkFusion) and fusion.version.startswith("temcoco-small-")
+    ir, vi = _clip(2 * fusion.temporal_radius + 1, 24, 32)
+    assert fusion.fuse(ir, vi).shape == (1, 24, 32, 3)

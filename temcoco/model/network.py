@@ -19,6 +19,7 @@ r = 3 + w; the 2 extra frames on the right are dropped on entry.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 
 import torch
@@ -61,8 +62,9 @@ class NetworkConfig:
 
     @property
     def spatial_multiple(self) -> int:
-        """Input H and W are padded to a multiple of this inside the network."""
-        return 4 * self.window if self.window % 2 == 0 else 8 * self.window
+        """Input H and W are padded to a multiple of this inside the network: windows tile
+        the 1/4 scale, whose half is the coarse alignment level."""
+        return 4 * math.lcm(self.window, 2)
 
     def to_dict(self) -> dict:
         return asdict(self)
