@@ -120,4 +120,5 @@ def test_version_lists_package_model_and_dependencies():
     p = temcoco("--version")
     assert p.returncode == 0
     names = {line.split()[0] for line in p.stdout.splitlines()}
-    assert {"temcoco", "ray", "prefect", "zarr"} <= names
+    assert {"temcoco", "model", "torch", "ray", "prefect", "zarr"} <= names
+    assert "temcoco-small-" in p.stdout

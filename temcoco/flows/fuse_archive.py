@@ -77,12 +77,22 @@ def new_job_id() -> str:
 
 
 def versions() -> dict[str, str]:
+    """temcoco, the shipped model and the key dependencies."""
+    import av
     import prefect
     import ray
+    import torch
     import zarr
 
-    return {"temcoco": temcoco.__version__, "python": platform.python_version(), "ray": ray.__version__,
-            "prefect": prefect.__version__, "zarr": zarr.__version__}
+    from temcoco.model.inference import weights_version
+
+    try:
+        model = weights_version()
+    except TemcocoError as e:
+        model = f"unavailable ({e})"
+    return {"temcoco": temcoco.__version__, "model": model, "python": platform.python_version(),
+            "torch": torch.__version__, "ray": ray.__version__, "prefect": prefect.__version__,
+            "zarr": zarr.__version__, "av": av.__version__}
 
 
 @task(name="fingerprint", cache_policy=NO_CACHE, task_run_name="fingerprint {source.clip_id}")

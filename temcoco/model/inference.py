@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from temcoco.errors import TemcocoError
-from temcoco.model.checkpoint import load_network
+from temcoco.model.checkpoint import load_network, read_metadata
 from temcoco.model.network import TemCoCoNet
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "small.safetensors"
@@ -21,6 +22,12 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def weights_version(path: Path = DEFAULT_WEIGHTS) -> str:
+    """The model version of a weights file: ``temcoco-<config>-<first 8 hex of its SHA-256>``."""
+    config = json.loads(read_metadata(path).get("config", "{}"))
+    return f"temcoco-{config.get('name', 'unknown')}-{_sha256(path)[:8]}"
 
 
 def _device(name: str) -> torch.device:
@@ -61,8 +68,7 @@ class NetworkFusion:
         if not path.is_file():
             raise TemcocoError(f"weights file {path} not found")
         net = load_network(path)
-        version = f"temcoco-{net.config.name}-{_sha256(path)[:8]}"
-        return cls(net, version, _device(device), frames_per_pass)
+        return cls(net, weights_version(path), _device(device), frames_per_pass)
 
     def _run(self, ir: np.ndarray, vi: np.ndarray) -> np.ndarray:
         """One pass: (n, H, W, 1), (n, H, W, 3) uint8 -> (n - 2r, H, W, 3) uint8."""
