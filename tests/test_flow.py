@@ -49,6 +49,7 @@ def test_bad_clips_are_failed_rows_with_reasons(job):
     rows = {r["clip_id"]: r for r in query(str(out), "SELECT clip_id, status, error FROM metrics").to_pylist()}
     for clip, word in bad.items():
         assert rows[clip]["status"] == "failed" and word in rows[clip]["error"].lower(), rows[clip]
+        assert "\n" not in rows[clip]["error"] and "ray::" not in rows[clip]["error"], rows[clip]
 
 
 def test_zarr_chunks_equal_the_fusion_chunk(job):

@@ -148,8 +148,7 @@ def clip_task(source: ClipSource, job: JobConfig, method: dict, date: str, pool:
             row.update(status="ok", note=ingested.note or None, frames=ingested.frames, height=ingested.height,
                        width=ingested.width, fps=ingested.fps, **{k: metrics.get(k) for k in results.SCHEMA.names if k in metrics})
     except Exception as e:  # noqa: BLE001 - one broken clip never sinks the job: it becomes a failed row
-        reason = str(e) if isinstance(e, TemcocoError) else f"{type(e).__name__}: {e}"
-        row.update(status="failed", error=reason or type(e).__name__)
+        row.update(status="failed", error=failure_reason(e))
         get_run_logger().warning("clip %s failed: %s", source.clip_id, row["error"])
     row.update(seconds=time.perf_counter() - began, finished_at=dt.datetime.now(dt.timezone.utc))
     results.write_row(job.out, date, job.job_id, row, so)
@@ -159,6 +158,17 @@ def clip_task(source: ClipSource, job: JobConfig, method: dict, date: str, pool:
         _drop_staged_inputs(layout, so)
     progress().add(clips_done=1)
     return row
+
+
+def failure_reason(error: BaseException) -> str:
+    """One line saying why a clip failed: the worker's own error, not Ray's wrapper and traceback."""
+    cause = getattr(error, "cause", None)  # ray.exceptions.RayTaskError carries the actor's exception
+    if isinstance(cause, BaseException):
+        error = cause
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if isinstance(error, TemcocoError) and message:
+        return message
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def _drop_staged_inputs(layout: ClipLayout, storage_options: dict) -> None:
