@@ -35,7 +35,6 @@ from temcoco.model.blocks import (
     crop_time,
     from_windows,
     pad_to_multiple,
-    per_frame,
     to_windows,
 )
 from temcoco.model.color import rgb_to_ycbcr, ycbcr_to_rgb
