@@ -54,14 +54,21 @@ def io_floor(ir: str, vi: str, out: str) -> float:
     return n / (time.perf_counter() - began)
 
 
-def network_forward(chunk: int, threads: int, width: int = W, height: int = H, config: str | None = None) -> float:
-    """The network's own fuse() on one window of chunk + 2r frames: core frames per second."""
+def network_forward(chunk: int, threads: int, width: int = W, height: int = H, optimised: bool = True) -> float:
+    """The network's own fuse() on one window of chunk + 2r frames: core frames per second.
+
+    ``optimised=False`` undoes the CPU optimisations (channels-last weights, several frames
+    per pass) to give the "before" number.
+    """
     import torch
 
     from temcoco.model.registry import load_method
 
     torch.set_num_threads(threads)
     m = load_method("temcoco", device="cpu")
+    if not optimised:
+        m.net.to(memory_format=torch.contiguous_format)
+        m.frames_per_pass = 1
     rng = np.random.default_rng(0)
     t = chunk + 2 * m.temporal_radius
     ir = rng.integers(0, 255, (t, height, width, 1), dtype=np.uint8)
@@ -83,13 +90,14 @@ def fuse_end_to_end(ir: str, vi: str, out: str, method: str, chunk: int, threads
     return result.frames / result.seconds
 
 
-def peak_rss_of_fuse(ir: str, vi: str, out: str, method: str) -> float:
-    """Peak RSS (MiB) of a `temcoco fuse` process."""
+def peak_rss_of_fuse(ir: str, vi: str, out: str, method: str, chunk: int) -> float:
+    """Peak RSS (MiB) of a `temcoco fuse` process: its VmHWM (ru_maxrss would carry over the
+    parent's peak through fork + exec on Linux)."""
     cmd = [sys.executable, "-c", (
-        "import resource, sys; from temcoco.cli import run; sys.argv = ['temcoco'] + sys.argv[1:]\n"
+        "import sys; from temcoco.cli import run; sys.argv = ['temcoco'] + sys.argv[1:]\n"
         "try:\n    run()\nexcept SystemExit:\n    pass\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"),
-        "fuse", "--ir", ir, "--vi", vi, "-o", out, "--method", method, "--device", "cpu"]
+        "print([line.split()[1] for line in open('/proc/self/status') if line.startswith('VmHWM:')][0])"),
+        "fuse", "--ir", ir, "--vi", vi, "-o", out, "--method", method, "--device", "cpu", "--chunk", str(chunk)]
     p = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return int(p.stdout.strip().splitlines()[-1]) / 1024
 
@@ -131,32 +139,48 @@ def main() -> None:
         lines.append((name, value))
 
     ir, vi = make_pair(work / "short", short)
-    floor = io_floor(ir, vi, str(work / "floor.mp4"))
-    report(f"I/O floor: decode pair + encode, {W}x{H}", f"{floor:.1f} frames/s")
+    long_ir, long_vi = make_pair(work / "long", short * 10)
+    # Throughput on the long clip: a 60-frame clip is about one 64-frame chunk, so nothing overlaps.
+    floor = io_floor(long_ir, long_vi, str(work / "floor.mp4"))
+    report(f"I/O floor: decode pair + encode VI, {W}x{H}, {short * 10} frames", f"{floor:.1f} frames/s")
     for method in ("average", "max", "laplacian"):
-        fps = fuse_end_to_end(ir, vi, str(work / f"{method}.mp4"), method, 64, 2)
-        report(f"fuse end to end, {method}", f"{fps:.1f} frames/s ({fps / floor:.2f} x I/O floor)")
+        fps = fuse_end_to_end(long_ir, long_vi, str(work / f"{method}.mp4"), method, 64, 2)
+        report(f"fuse end to end, {method} (chunk 64)", f"{fps:.1f} frames/s ({fps / floor:.2f} x I/O floor)")
     chunk = 16
+    before = network_forward(chunk, 2, optimised=False)
+    report(f"network forward before optimisation (1 frame/pass, NCHW), {W}x{H}", f"{before:.2f} frames/s")
     net = network_forward(chunk, 2)
-    report(f"network forward (small, chunk {chunk}, 2 threads), {W}x{H}", f"{net:.2f} frames/s")
+    report(f"network forward (small, chunk {chunk}, 8 frames/pass, channels-last, 2 threads), {W}x{H}",
+           f"{net:.2f} frames/s ({net / before:.2f} x before)")
     e2e = fuse_end_to_end(ir, vi, str(work / "temcoco.mp4"), "temcoco", chunk, 2)
     report("fuse end to end, temcoco (chunk 16, 2 threads)", f"{e2e:.2f} frames/s ({net / e2e:.2f} x forward time)")
-    long_ir, long_vi = make_pair(work / "long", short * 10)
-    rss_short = peak_rss_of_fuse(ir, vi, str(work / "m1.mp4"), "laplacian")
-    rss_long = peak_rss_of_fuse(long_ir, long_vi, str(work / "m2.mp4"), "laplacian")
-    report(f"peak RSS of fuse (laplacian), {short} frames", f"{rss_short:.0f} MiB")
-    report(f"peak RSS of fuse (laplacian), {short * 10} frames", f"{rss_long:.0f} MiB ({rss_long / rss_short:.2f} x)")
-    archive = work / "archive"
-    for i in range(4):
+    # Memory is bounded by the chunk: a clip reaches the plateau after about two chunks, so
+    # with the default chunk (64) the 60-frame clip, under one chunk, stays below it.
+    for chunk in (16, 64):
+        rss_short = peak_rss_of_fuse(ir, vi, str(work / "m1.mp4"), "laplacian", chunk)
+        rss_long = peak_rss_of_fuse(long_ir, long_vi, str(work / "m2.mp4"), "laplacian", chunk)
+        report(f"peak RSS of fuse (laplacian, chunk {chunk}), {short} frames", f"{rss_short:.0f} MiB")
+        report(f"peak RSS of fuse (laplacian, chunk {chunk}), {short * 10} frames",
+               f"{rss_long:.0f} MiB ({rss_long / rss_short:.2f} x)")
+    archive, clips = work / "archive", 3 if args.quick else 24
+    for i in range(clips):
         a, b = make_pair(work / f"clip{i}", short, 320, 240)
         (archive / "ir").mkdir(parents=True, exist_ok=True)
         (archive / "vi").mkdir(parents=True, exist_ok=True)
         os.replace(a, archive / "ir" / f"clip{i}.mp4")
         os.replace(b, archive / "vi" / f"clip{i}.mp4")
+    tiny = work / "tiny"
+    for side, path in zip(("ir", "vi"), make_pair(work / "tiny-pair", 8, 320, 240)):
+        (tiny / side).mkdir(parents=True)
+        os.replace(path, tiny / side / "clip.mp4")
+    s0 = submit_seconds(str(tiny), str(work / "out0"), 1, "average", 64)
+    report("submit start-up and wrap-up: 1 clip of 8 frames 320x240, average, 1 worker", f"{s0:.1f} s")
     s1 = submit_seconds(str(archive), str(work / "out1"), 1, "temcoco", 16)
     s2 = submit_seconds(str(archive), str(work / "out2"), 2, "temcoco", 16)
-    report("submit, 4 clips 320x240, temcoco, 1 worker", f"{s1:.1f} s")
-    report("submit, 4 clips 320x240, temcoco, 2 workers", f"{s2:.1f} s ({s1 / s2:.2f} x faster)")
+    report(f"submit, {clips} clips of {short} frames 320x240, temcoco, 1 worker", f"{s1:.1f} s")
+    report(f"submit, {clips} clips of {short} frames 320x240, temcoco, 2 workers", f"{s2:.1f} s ({s1 / s2:.2f} x faster)")
+    report("submit, the same less the start-up and wrap-up run",
+           f"{s1 - s0:.1f} s vs {s2 - s0:.1f} s ({(s1 - s0) / (s2 - s0):.2f} x faster)")
     for name, ms in metric_costs().items():
         report(f"metric {name}, {W}x{H}", f"{ms:.1f} ms/frame")
     header = (f"# Benchmarks\n\nMeasured by `make bench` (`bench/run.py`) on {platform.machine()}, "

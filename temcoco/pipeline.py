@@ -57,10 +57,10 @@ def fuse_pair(
     began = time.perf_counter()
     info = probe_pair(ir_url, vi_url, storage_options)
     stats = PairStats(0, 0, 0, "")
-    pairs = _threaded(iter_pairs(ir_url, vi_url, storage_options, stats=stats), depth=2 * chunk)
+    pairs = _threaded(iter_pairs(ir_url, vi_url, storage_options, stats=stats), depth=chunk)
     frames = 0
     with VideoWriter(out_url, info.fps, storage_options) as writer:
-        encode: queue.Queue = queue.Queue(maxsize=2)
+        encode: queue.Queue = queue.Queue(maxsize=1)
         failure: list[BaseException] = []
 
         def encoder() -> None:

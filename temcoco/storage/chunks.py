@@ -90,10 +90,10 @@ def iter_windows(
         lo, hi = max(0, start - halo), min(total, stop + halo) if ended else stop + halo
         spec = ChunkSpec(0, start, stop, halo, total if ended else stop + halo)
         window = buffer[lo - first : hi - first]
-        yield start, stop, tuple(
-            replicate_edges(np.stack([f[i] for f in window]), spec.pad) for i in range(len(window[0]))
-        )
+        arrays = tuple(replicate_edges(np.stack([f[i] for f in window]), spec.pad) for i in range(len(window[0])))
+        del window
         start = stop
-        drop = max(0, start - halo - first)
+        drop = max(0, start - halo - first)  # frames no later window reads, freed before the caller fuses
         del buffer[:drop]
         first += drop
+        yield spec.start, stop, arrays

