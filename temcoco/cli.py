@@ -130,7 +130,9 @@ def submit(
         _fail(e)
     out.print(f"job {summary['job_id']}: {summary['ok']} ok, {summary['failed']} failed, {summary['skipped']} skipped "
               f"of {summary['clips']} clips, {summary['frames']} frames in {summary['seconds']:.1f} s "
-              f"({summary['method']} {summary['model_version']})", highlight=False)
+              f"({summary['method']} {summary['model_version']})"
+              + (f", seam ratio {summary['seam_ratio']:.3f}" if summary.get("seam_ratio") is not None else ""),
+              highlight=False)
     for clip, reason in summary["failures"].items():
         out.print(f"  failed {clip}: {reason}", highlight=False)
     out.print(f"videos: {out_.rstrip('/')}/fused/  report: {out_.rstrip('/')}/reports/{summary['job_id']}.html  "

@@ -78,7 +78,9 @@ def main() -> int:
     build_archive(archive)
     print(f"archive: {archive} ({'M3SVD dev sequences + ' if M3SVD.exists() else ''}synthetic clips)", flush=True)
     temcoco = [sys.executable, "-m", "temcoco.cli"]
-    code = subprocess.call([*temcoco, "submit", str(archive), "--out", str(out), "--workers", "2", "--job-id", "demo"])
+    # Chunks of 16 frames, so that every clip has seams and the summary can show they are invisible.
+    code = subprocess.call([*temcoco, "submit", str(archive), "--out", str(out), "--workers", "2", "--chunk", "16",
+                            "--job-id", "demo"])
     if code not in (0, 3):
         return code
     subprocess.call([*temcoco, "metrics", str(out), "--sql",
