@@ -40,22 +40,30 @@ class VGGTeacher(nn.Module):
 
 
 class DinoTeacher(nn.Module):
-    """(N, 3 or 1, H, W) in 0..1 -> patch tokens (N, D, H', W') of a ``transformers`` Dinov2Model,
-    the input resized to the nearest multiple of the patch size."""
+    """(N, 3 or 1, H, W) in 0..1 -> patch tokens (N, D, H', W') of a DINOv2 ViT, the input resized
+    to the nearest multiple of the patch size.
+
+    ``model`` is a ``transformers`` Dinov2Model or a model of the DINOv2 torch.hub repository
+    (``forward_features`` -> ``x_norm_patchtokens``).
+    """
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
         self.model = model.eval().requires_grad_(False)
-        self.patch = int(model.config.patch_size)
-        self.dim = int(model.config.hidden_size)
+        self.hub = hasattr(model, "forward_features")
+        self.patch = int(model.patch_size if self.hub else model.config.patch_size)
+        self.dim = int(model.embed_dim if self.hub else model.config.hidden_size)
 
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p = self.patch
         h, w = max(p, round(x.shape[-2] / p) * p), max(p, round(x.shape[-1] / p) * p)
-        x = F.interpolate(x.expand(-1, 3, -1, -1), size=(h, w), mode="bilinear", align_corners=False)
-        tokens = self.model(pixel_values=_normalize(x)).last_hidden_state[:, 1:]  # drop CLS
-        tokens = tokens[:, -(h // p) * (w // p) :]  # drop register tokens, if any
+        x = _normalize(F.interpolate(x.expand(-1, 3, -1, -1), size=(h, w), mode="bilinear", align_corners=False))
+        if self.hub:
+            tokens = self.model.forward_features(x)["x_norm_patchtokens"]
+        else:
+            tokens = self.model(pixel_values=x).last_hidden_state[:, 1:]  # drop CLS
+            tokens = tokens[:, -(h // p) * (w // p) :]  # drop register tokens, if any
         return tokens.transpose(1, 2).reshape(x.shape[0], self.dim, h // p, w // p)
 
 
@@ -74,25 +82,46 @@ class Teachers:
         return out
 
 
+def _state_dict(file: Path) -> dict[str, torch.Tensor]:
+    """Tensors of a safetensors file, or of a torch checkpoint read with the restricted
+    (``weights_only``) unpickler, which refuses anything but tensors and plain containers."""
+    if file.suffix == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(file)
+    return torch.load(file, map_location="cpu", weights_only=True)
+
+
 def load_vgg(path: str | None) -> VGGTeacher | None:
-    """VGG19 features[:12] from ``path`` or torchvision's file in the torch hub cache; None if absent."""
+    """VGG19 features[:12] from ``path`` (a full torchvision checkpoint, or safetensors with at
+    least the ``features.*`` tensors of those layers) or torchvision's file in the torch hub
+    cache; None if absent."""
     from torchvision.models import vgg19
 
     file = Path(path) if path else Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE
     if not file.is_file():
         log.warning("no VGG19 weights at %s: training without the VGG distillation terms", file)
         return None
-    model = vgg19()
-    model.load_state_dict(torch.load(file, map_location="cpu", weights_only=True))
-    return VGGTeacher(model.features[:12])
+    features = vgg19().features[:12]
+    state = {k.removeprefix("features."): v for k, v in _state_dict(file).items() if k.startswith("features.")}
+    features.load_state_dict({k: v for k, v in state.items() if int(k.split(".")[0]) < 12})
+    return VGGTeacher(features)
+
+
+HUB_MODELS = {384: "dinov2_vits14", 768: "dinov2_vitb14", 1024: "dinov2_vitl14", 1536: "dinov2_vitg14"}
 
 
 def load_dino(source: str | None, dim: int) -> DinoTeacher | None:
-    """DINOv2 from a local ``transformers`` directory or a model id in the HF cache
-    (``local_files_only``); None (with a logged reason) if absent or of the wrong width."""
+    """DINOv2 of width ``dim`` from, in this order of what ``source`` is: a clone of the DINOv2
+    torch.hub repository (a directory with ``hubconf.py``), a local ``transformers`` directory,
+    or a model id in the HF cache (``local_files_only``). None, with a logged reason, if absent
+    or of the wrong width."""
     if not source:
         log.warning("no DINOv2 teacher configured: training without the semantic distillation terms")
         return None
+    if (Path(source) / "hubconf.py").is_file():
+        model = _load_dino_hub(Path(source), dim)
+        return DinoTeacher(model) if model is not None else None
     from transformers import Dinov2Model
 
     try:
@@ -104,3 +133,20 @@ def load_dino(source: str | None, dim: int) -> DinoTeacher | None:
         log.warning("DINOv2 width %d != network dino_dim %d: semantic distillation off", model.config.hidden_size, dim)
         return None
     return DinoTeacher(model)
+
+
+def _load_dino_hub(repo: Path, dim: int) -> nn.Module | None:
+    """The hub model for ``dim`` built from ``repo`` without downloading, its weights from
+    ``repo/<name>_pretrain.safetensors`` or the hub cache's ``checkpoints/<name>_pretrain.pth``."""
+    name = HUB_MODELS.get(dim)
+    if name is None:
+        log.warning("no DINOv2 hub model has width %d: semantic distillation off", dim)
+        return None
+    files = [repo / f"{name}_pretrain.safetensors", Path(torch.hub.get_dir()) / "checkpoints" / f"{name}_pretrain.pth"]
+    file = next((f for f in files if f.is_file()), None)
+    if file is None:
+        log.warning("no weights for %s at %s: training without semantic distillation", name, " or ".join(map(str, files)))
+        return None
+    model = torch.hub.load(str(repo), name, source="local", pretrained=False)
+    model.load_state_dict(_state_dict(file))
+    return model

@@ -58,7 +58,7 @@ class TrainConfig:
     max_minutes: float = 0.0  # stop (and save) after this wall time; 0: no limit
     init_weights: str = ""  # start from these weights (fine-tuning)
     vgg_weights: str = ""  # VGG19 checkpoint; empty: torchvision's file in the torch hub cache
-    dino: str = ""  # DINOv2 transformers directory or HF model id (local files only)
+    dino: str = ""  # DINOv2: torch.hub repo clone, transformers directory or HF model id (local files only)
     loss: LossWeights = field(default_factory=LossWeights)
     degrade: DegradeConfig = field(default_factory=DegradeConfig)
 
