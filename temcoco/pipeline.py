@@ -75,8 +75,11 @@ def fuse_pair(
         thread = threading.Thread(target=encoder, daemon=True)
         thread.start()
         try:
-            for start, stop, (ir, vi) in iter_windows(pairs, chunk, method.temporal_radius):
-                encode.put(method.fuse(ir, vi))
+            for start, stop, window in iter_windows(pairs, chunk, method.temporal_radius):
+                fused = method.fuse(*window)
+                del window  # freed before the next window is gathered, not after
+                encode.put(fused)
+                del fused  # the encoder frees it once encoded
                 frames += stop - start
                 if on_frames:
                     on_frames(stop - start)
