@@ -112,10 +112,9 @@ HUB_MODELS = {384: "dinov2_vits14", 768: "dinov2_vitb14", 1024: "dinov2_vitl14",
 
 
 def load_dino(source: str | None, dim: int) -> DinoTeacher | None:
-    """DINOv2 of width ``dim`` from, in this order of what ``source`` is: a clone of the DINOv2
-    torch.hub repository (a directory with ``hubconf.py``), a local ``transformers`` directory,
-    or a model id in the HF cache (``local_files_only``). None, with a logged reason, if absent
-    or of the wrong width."""
+    """DINOv2 of width ``dim`` from ``source``: a clone of the DINOv2 torch.hub repository (a
+    directory with ``hubconf.py``), a local ``transformers`` directory, or a model id in the HF
+    cache (``local_files_only``). None, with a logged reason, if absent or of the wrong width."""
     if not source:
         log.warning("no DINOv2 teacher configured: training without the semantic distillation terms")
         return None
