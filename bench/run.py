@@ -63,6 +63,13 @@ def make_pair(folder: Path, frames: int, width: int = W, height: int = H) -> tup
     return str(ir_path), str(vi_path)
 
 
+def add_clip(archive: Path, name: str, pair: tuple[str, str]) -> None:
+    """Move an (ir, vi) pair of videos into ``archive`` as ``ir/<name>.mp4`` and ``vi/<name>.mp4``."""
+    for side, path in zip(("ir", "vi"), pair):
+        (archive / side).mkdir(parents=True, exist_ok=True)
+        os.replace(path, archive / side / f"{name}.mp4")
+
+
 def io_floor(ir: str, vi: str, out: str) -> float:
     """Decode the pair and encode the VI frames: frames per second."""
     from temcoco.storage.pairing import iter_pairs
@@ -186,15 +193,9 @@ def main() -> None:
                f"{rss_long:.0f} MiB ({rss_long / rss_short:.2f} x)")
     archive, clips = work / "archive", 3 if args.quick else 24
     for i in range(clips):
-        a, b = make_pair(work / f"clip{i}", short, 320, 240)
-        (archive / "ir").mkdir(parents=True, exist_ok=True)
-        (archive / "vi").mkdir(parents=True, exist_ok=True)
-        os.replace(a, archive / "ir" / f"clip{i}.mp4")
-        os.replace(b, archive / "vi" / f"clip{i}.mp4")
+        add_clip(archive, f"clip{i}", make_pair(work / f"clip{i}", short, 320, 240))
     tiny = work / "tiny"
-    for side, path in zip(("ir", "vi"), make_pair(work / "tiny-pair", 8, 320, 240)):
-        (tiny / side).mkdir(parents=True)
-        os.replace(path, tiny / side / "clip.mp4")
+    add_clip(tiny, "clip", make_pair(work / "tiny-pair", 8, 320, 240))
     s0 = submit_seconds(str(tiny), str(work / "out0"), 1, "average", 64)
     report("submit start-up and wrap-up: 1 clip of 8 frames 320x240, average, 1 worker", f"{s0:.1f} s")
     s1 = submit_seconds(str(archive), str(work / "out1"), 1, "temcoco", 16)

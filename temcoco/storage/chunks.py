@@ -96,4 +96,4 @@ def iter_windows(
         drop = max(0, start - halo - first)  # frames no later window reads, freed before the caller fuses
         del buffer[:drop]
         first += drop
-        yield spec.start, stop, arrays
+        yield spec.start, spec.stop, arrays
