@@ -10,16 +10,16 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 
+from temcoco.devdata import DEV_DATA
 from temcoco.metrics import fusion, temporal
 from temcoco.metrics.clip import ClipMetrics, MetricConfig
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "m3svd-dev"
+DATA = DEV_DATA
 SEQ = "0111_1716"
 
 

@@ -93,7 +93,7 @@ def network_forward(ir_url: str, vi_url: str, chunk: int, threads: int, optimise
     import torch
 
     from temcoco.model.registry import load_method
-    from temcoco.storage.chunks import iter_windows
+    from temcoco.overlap import stream_windows
     from temcoco.storage.pairing import iter_pairs
 
     torch.set_num_threads(threads)
@@ -101,7 +101,7 @@ def network_forward(ir_url: str, vi_url: str, chunk: int, threads: int, optimise
     if not optimised:
         m.net.to(memory_format=torch.contiguous_format)
         m.frames_per_pass = 1
-    windows = [w for _, _, w in iter_windows(iter_pairs(ir_url, vi_url), chunk, m.temporal_radius)]
+    windows = [w for _, w in stream_windows(iter_pairs(ir_url, vi_url), chunk, m.temporal_radius)]
     m.fuse(*windows[0])  # warm-up
     began = time.perf_counter()
     frames = sum(len(m.fuse(ir, vi)) for ir, vi in windows)

@@ -23,7 +23,8 @@ import torch
 
 from temcoco.metrics.clip import ClipMetrics, MetricConfig
 from temcoco.model.classical import ClassicalFusion
-from temcoco.model.data import default_data_root, load_clips
+from temcoco.devdata import DEV_DATA
+from temcoco.model.data import load_clips
 from temcoco.model.inference import NetworkFusion
 
 COLUMNS = ("SSIM", "VIF", "Qabf", "flowD", "ref_PSNR", "ref_SSIM", "EN", "SF", "AG")
@@ -57,7 +58,7 @@ def main() -> None:
     wanted = args.methods.split(",")
     methods = {name: NetworkFusion.load(args.weights, device="cpu") if name == "temcoco" else ClassicalFusion(name)
                for name in wanted}
-    clips = load_clips(Path(args.data_root) if args.data_root else default_data_root())
+    clips = load_clips(Path(args.data_root) if args.data_root else DEV_DATA)
     rows, seconds = [], {name: 0.0 for name in methods}
     for clip in clips:
         for name, method in methods.items():

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import os
 import sys
@@ -10,21 +12,23 @@ from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 from temcoco.errors import TemcocoError
+from temcoco.job import JobConfig
+from temcoco.model.registry import METHODS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Temporally consistent infrared + visible video fusion (TemCoCo) at archive scale.")
-err = Console(stderr=True, soft_wrap=True)
-out = Console(soft_wrap=True)
+# Markup off: clip names, paths and errors are printed literally (a clip may be called "cam[night]").
+err = Console(stderr=True, soft_wrap=True, markup=False)
+out = Console(soft_wrap=True, markup=False)
 STATE = {"debug": False}
 
-Method = Annotated[str, typer.Option("--method", "-m", help="temcoco (network), average, max or laplacian")]
+Method = Annotated[str, typer.Option("--method", "-m", help=f"fusion method: {', '.join(METHODS)}")]
+Device = Annotated[str, typer.Option(help="auto, cpu or cuda")]
+Weights = Annotated[Optional[str], typer.Option(help="network weights (.safetensors)")]
 StorageOptions = Annotated[Optional[str], typer.Option("--storage-options", help="fsspec options as JSON (secrets: use AWS_* variables)")]
-
-
-def _fail(e: BaseException, code: int = 2) -> None:
-    _report(e, code)
 
 
 def _version_callback(value: bool) -> None:
@@ -32,7 +36,7 @@ def _version_callback(value: bool) -> None:
         from temcoco.flows.fuse_archive import versions
 
         for name, v in versions().items():
-            out.print(f"{name} {v}", highlight=False)
+            out.print(f"{name} {v}")
         raise typer.Exit()
 
 
@@ -44,6 +48,8 @@ def main(
 ) -> None:
     STATE["debug"] = debug
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    # the temporary Prefect server of a local run can take more than the default 20 s to start on a busy machine
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
     if not debug:  # the CLI prints its own summary and errors; Prefect's run logs still reach its API
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
         os.environ.setdefault("RAY_LOG_TO_STDERR", "0")
@@ -55,10 +61,10 @@ def fuse(
     vi: Annotated[str, typer.Option("--vi", help="VI video file or frame folder")],
     output: Annotated[str, typer.Option("--output", "-o", help="fused .mp4")],
     method: Method = "temcoco",
-    weights: Annotated[Optional[str], typer.Option(help="network weights (.safetensors)")] = None,
+    weights: Weights = None,
     chunk: Annotated[int, typer.Option(min=1, help="core frames per chunk")] = 64,
     halo: Annotated[Optional[int], typer.Option(min=0, help="halo frames (default: the method's temporal radius)")] = None,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    device: Device = "auto",
     storage_options: StorageOptions = None,
 ) -> None:
     """Fuse one IR/VI pair in this process."""
@@ -68,75 +74,76 @@ def fuse(
     from temcoco.pipeline import fuse_pair
     from temcoco.storage.fs import parse_storage_options
 
-    try:
-        so = parse_storage_options(storage_options)
-        fusion = load_method(method, weights, device)
-        if halo is not None and halo < fusion.temporal_radius:
-            raise TemcocoError(f"--halo {halo} is below the method's temporal radius {fusion.temporal_radius}: "
-                               "chunks would not match one-pass fusion")
-        if halo is not None:
-            fusion = _with_radius(fusion, halo)
-        with Progress(console=err, transient=True) as bar:
-            task = bar.add_task(f"fusing with {fusion.name}", total=None)
-            result = fuse_pair(ir, vi, output, fusion, chunk, so, on_frames=lambda n: bar.advance(task, n))
-    except TemcocoError as e:
-        _fail(e)
+    so = parse_storage_options(storage_options)
+    fusion = load_method(method, weights, device)
+    if halo is not None and halo < fusion.temporal_radius:
+        raise TemcocoError(f"--halo {halo} is below the method's temporal radius {fusion.temporal_radius}: "
+                           "chunks would not match one-pass fusion")
+    with Progress(console=err, transient=True) as bar:
+        task = bar.add_task(f"fusing with {fusion.name}", total=None)
+        result = fuse_pair(ir, vi, output, fusion, chunk, halo, so, on_frames=lambda n: bar.advance(task, n))
     note = f" ({result.note})" if result.note else ""
     out.print(f"{output}: {result.frames} frames {result.width}x{result.height} @ {result.fps:g} fps, "
-              f"{result.seconds:.1f} s, {result.frames / max(result.seconds, 1e-9):.2f} frames/s{note}", highlight=False)
+              f"{result.seconds:.1f} s, {result.frames / max(result.seconds, 1e-9):.2f} frames/s{note}")
 
 
-def _with_radius(method, halo: int):
-    """A method wrapper that reads ``halo`` frames each side and crops the extra before fusing."""
-    from temcoco.model.base import FusionMethod
-
-    class Wider:
-        name, version, temporal_radius = method.name, method.version, halo
-
-        def fuse(self, ir, vi):
-            extra = halo - method.temporal_radius
-            return method.fuse(ir[extra: len(ir) - extra], vi[extra: len(vi) - extra])
-
-    assert isinstance(Wider(), FusionMethod)
-    return Wider()
-
-
-@app.command()
-def submit(
-    archive: Annotated[str, typer.Argument(help="archive with ir/ and vi/ (local path or s3://)")],
+def job_options(
+    archive: Annotated[str, typer.Argument(help="archive with ir/ and vi/ or a manifest.csv (local path or s3://)")],
     out_: Annotated[str, typer.Option("--out", help="output location (local path or s3://)")],
     job_id: Annotated[Optional[str], typer.Option(help="job id (default: time + random); reuse one to resume")] = None,
     workers: Annotated[int, typer.Option(min=1, help="fusion actors")] = 1,
     cpus_per_worker: Annotated[int, typer.Option(min=1, help="CPU cores per actor")] = 1,
     ray_address: Annotated[Optional[str], typer.Option(help="existing Ray cluster (default: start a local one)")] = None,
     method: Method = "temcoco",
-    weights: Annotated[Optional[str], typer.Option(help="network weights (.safetensors)")] = None,
+    weights: Weights = None,
     chunk: Annotated[int, typer.Option(min=1, help="core frames per chunk (and zarr chunk)")] = 64,
     incremental: Annotated[bool, typer.Option(help="skip clips already fused with the same inputs and model")] = False,
-    device: Annotated[str, typer.Option(help="auto, cpu or cuda")] = "auto",
+    device: Device = "auto",
     storage_options: StorageOptions = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display (for cron)")] = False,
-) -> None:
-    """Run the archive-fusion flow (Prefect + Ray) and print a summary."""
-    from temcoco.flows.fuse_archive import fuse_archive
+) -> tuple[JobConfig, bool]:
+    """The options of every command that runs a job: the job, and whether to stay quiet."""
     from temcoco.storage.fs import parse_storage_options
 
-    try:
-        so = parse_storage_options(storage_options)
-        summary = _with_live_progress(quiet, lambda: fuse_archive(
-            archive, out_, job_id, method, weights, workers, cpus_per_worker, chunk, ray_address, incremental,
-            device, so))
-    except TemcocoError as e:
-        _fail(e)
+    return JobConfig(archive=archive, out=out_, job_id=job_id, method=method, weights=weights, workers=workers,
+                     cpus_per_worker=cpus_per_worker, chunk=chunk, ray_address=ray_address, incremental=incremental,
+                     device=device, storage_options=parse_storage_options(storage_options)), quiet
+
+
+def job_command(command):
+    """Register ``command(job, quiet, ...)`` with every option of :func:`job_options` besides its own,
+    so that ``submit`` and ``schedule`` take the same options and cannot drift apart."""
+    shared = list(inspect.signature(job_options, eval_str=True).parameters.values())
+    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name not in ("job", "quiet")]
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in shared[:2] + own + shared[2:]]
+
+    @functools.wraps(command)
+    def run_command(**options):
+        job, quiet = job_options(**{p.name: options.pop(p.name) for p in shared})
+        return command(job, quiet, **options)
+
+    del run_command.__wrapped__  # typer reads the signature below, not the command's own
+    run_command.__signature__ = inspect.Signature(params)
+    run_command.__annotations__ = {p.name: p.annotation for p in params}
+    return app.command(name=command.__name__)(run_command)
+
+
+@job_command
+def submit(job: JobConfig, quiet: bool) -> None:
+    """Run the archive-fusion flow (Prefect + Ray) and print a summary."""
+    from temcoco.flows.fuse_archive import fuse_archive
+
+    summary = _with_live_progress(quiet, lambda: fuse_archive(job))
     out.print(f"job {summary['job_id']}: {summary['ok']} ok, {summary['failed']} failed, {summary['skipped']} skipped "
               f"of {summary['clips']} clips, {summary['frames']} frames in {summary['seconds']:.1f} s "
               f"({summary['method']} {summary['model_version']})"
               + (f", seam ratio {summary['seam_ratio']:.3f}" if summary.get("seam_ratio") is not None else ""),
               highlight=False)
     for clip, reason in summary["failures"].items():
-        out.print(f"  failed {clip}: {reason}", highlight=False)
-    out.print(f"videos: {out_.rstrip('/')}/fused/  report: {out_.rstrip('/')}/reports/{summary['job_id']}.html  "
-              f"metrics: temcoco metrics {out_}", highlight=False)
+        out.print(f"  failed {clip}: {reason}")
+    root = job.out.rstrip("/")
+    out.print(f"videos: {root}/fused/  report: {root}/reports/{summary['job_id']}.html  "
+              f"metrics: temcoco metrics {job.out}")
     raise typer.Exit(3 if summary["failed"] else 0)
 
 
@@ -172,25 +179,17 @@ def _with_live_progress(quiet: bool, run):
             stop.set()
 
 
-@app.command()
+@job_command
 def schedule(
-    archive: Annotated[str, typer.Argument(help="archive to fuse every night")],
-    out_: Annotated[str, typer.Option("--out", help="output location")],
+    job: JobConfig, quiet: bool,
     cron: Annotated[str, typer.Option(help='cron schedule in UTC, e.g. "0 2 * * *"')] = "0 2 * * *",
-    method: Method = "temcoco",
-    workers: Annotated[int, typer.Option(min=1)] = 1,
-    cpus_per_worker: Annotated[int, typer.Option(min=1)] = 1,
-    chunk: Annotated[int, typer.Option(min=1)] = 64,
-    ray_address: Annotated[Optional[str], typer.Option()] = None,
 ) -> None:
-    """Serve a Prefect deployment that runs `submit --incremental` on a cron schedule (Ctrl-C stops)."""
+    """Serve a Prefect deployment that runs `submit --incremental` with these options on a cron schedule (Ctrl-C stops)."""
     from temcoco.flows.schedule import nightly_deployment, serve
 
-    try:
-        deployment = nightly_deployment(archive, out_, cron, method, workers, cpus_per_worker, chunk, ray_address)
-    except TemcocoError as e:
-        _fail(e)
-    err.print(f"serving deployment fuse_archive/{deployment.name} on '{cron}' (UTC); Ctrl-C to stop", highlight=False)
+    deployment = nightly_deployment(job, cron)
+    if not quiet:
+        err.print(f"serving deployment fuse_archive/{deployment.name} on '{cron}' (UTC); Ctrl-C to stop")
     serve(deployment)
 
 
@@ -205,12 +204,9 @@ def metrics(
     from temcoco.storage.fs import parse_storage_options
     from temcoco.storage.results import query
 
-    try:
-        if format not in ("table", "csv", "json"):
-            raise TemcocoError("--format must be table, csv or json")
-        table = query(out_, sql, parse_storage_options(storage_options))
-    except TemcocoError as e:
-        _fail(e)
+    if format not in ("table", "csv", "json"):
+        raise TemcocoError("--format must be table, csv or json")
+    table = query(out_, sql, parse_storage_options(storage_options))
     rows = table.to_pylist()
     if format == "json":
         sys.stdout.write(json.dumps(rows, default=str, ensure_ascii=False) + "\n")
@@ -229,10 +225,10 @@ def _print_table(columns: list[str], rows: list[dict]) -> None:
 
     t = Table(show_lines=False, header_style="bold")
     for c in columns:
-        t.add_column(c, overflow="fold")
+        t.add_column(Text(c), overflow="fold")
     for r in rows:
-        t.add_row(*(_cell(r[c]) for c in columns))
-    Console(width=max(120, out.width)).print(t)
+        t.add_row(*(Text(_cell(r[c])) for c in columns))
+    Console(width=max(120, out.width), markup=False).print(t)
 
 
 def _cell(v) -> str:
@@ -257,10 +253,7 @@ def evaluate(
     from temcoco.metrics import evaluate_streams
     from temcoco.storage.fs import parse_storage_options
 
-    try:
-        result = evaluate_streams(ir, vi, fused, ref_ir, ref_vi, parse_storage_options(storage_options))
-    except TemcocoError as e:
-        _fail(e)
+    result = evaluate_streams(ir, vi, fused, ref_ir, ref_vi, parse_storage_options(storage_options))
     if as_json:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
     else:
@@ -277,11 +270,8 @@ def report(
     from temcoco.report import render
     from temcoco.storage.fs import parse_storage_options
 
-    try:
-        url = render(out_, job, parse_storage_options(storage_options))
-    except TemcocoError as e:
-        _fail(e)
-    out.print(url, highlight=False)
+    url = render(out_, job, parse_storage_options(storage_options))
+    out.print(url)
 
 
 @app.command()
@@ -293,11 +283,8 @@ def train(
     from temcoco.model.train import TrainConfig
     from temcoco.model.train import train as run_training
 
-    try:
-        path = run_training(TrainConfig.from_toml(config), resume)
-    except TemcocoError as e:
-        _fail(e)
-    out.print(f"weights: {path}", highlight=False)
+    path = run_training(TrainConfig.from_toml(config), resume)
+    out.print(f"weights: {path}")
 
 
 def run() -> None:
@@ -314,7 +301,7 @@ def _report(e: BaseException, code: int, hint: str = "") -> None:
     if STATE["debug"]:
         raise e
     message = str(e) if isinstance(e, TemcocoError) else f"{type(e).__name__}: {e}"
-    err.print(f"[red]error:[/red] {message}{hint}", highlight=False, soft_wrap=True)
+    err.print(Text("error: ", style="red") + Text(f"{message}{hint}"))
     raise SystemExit(code)
 
 

@@ -16,8 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from temcoco.devdata import DEV_DATA
+
 ROOT = Path(__file__).resolve().parents[1]
-M3SVD = ROOT.parent / "shared" / "data" / "m3svd-dev"
 
 
 def synthetic_clip(frames: int = 60, height: int = 240, width: int = 320, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -57,10 +58,10 @@ def build_archive(archive: Path, synthetic: int = 2, frames: int = 60) -> None:
     shutil.rmtree(archive, ignore_errors=True)
     (archive / "synthetic").mkdir(parents=True)
     rows = []
-    if M3SVD.exists():
-        for seq in sorted(p.name for p in (M3SVD / "infrared_noise").iterdir()):
-            rows.append({"clip_id": f"m3svd_{seq}", "ir": str(M3SVD / "infrared_noise" / seq),
-                         "vi": str(M3SVD / "visible_Blur" / seq)})
+    if DEV_DATA.exists():
+        for seq in sorted(p.name for p in (DEV_DATA / "infrared_noise").iterdir()):
+            rows.append({"clip_id": f"m3svd_{seq}", "ir": str(DEV_DATA / "infrared_noise" / seq),
+                         "vi": str(DEV_DATA / "visible_Blur" / seq)})
     for i in range(synthetic):
         ir, vi = synthetic_clip(frames, seed=i)
         for side, data in (("ir", np.repeat(ir[..., None], 3, axis=-1)), ("vi", vi)):
@@ -76,7 +77,7 @@ def build_archive(archive: Path, synthetic: int = 2, frames: int = 60) -> None:
 def main() -> int:
     archive, out = ROOT / "demo-archive", ROOT / "demo-out"
     build_archive(archive)
-    print(f"archive: {archive} ({'M3SVD dev sequences + ' if M3SVD.exists() else ''}synthetic clips)", flush=True)
+    print(f"archive: {archive} ({'M3SVD dev sequences + ' if DEV_DATA.exists() else ''}synthetic clips)", flush=True)
     temcoco = [sys.executable, "-m", "temcoco.cli"]
     # Chunks of 16 frames, so that every clip has seams and the summary can show they are invisible.
     code = subprocess.call([*temcoco, "submit", str(archive), "--out", str(out), "--workers", "2", "--chunk", "16",

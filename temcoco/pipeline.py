@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from temcoco.model.base import FusionMethod
-from temcoco.storage.chunks import iter_windows
+from temcoco.overlap import fuse_window, stream_windows
 from temcoco.storage.pairing import PairStats, iter_pairs, probe_pair
 from temcoco.storage.video import VideoWriter
 
@@ -50,11 +50,13 @@ def _threaded(items: Iterator, depth: int) -> Iterator:
 
 
 def fuse_pair(
-    ir_url: str, vi_url: str, out_url: str, method: FusionMethod, chunk: int = 64,
+    ir_url: str, vi_url: str, out_url: str, method: FusionMethod, chunk: int = 64, depth: int | None = None,
     storage_options: dict | None = None, on_frames: Callable[[int], None] | None = None,
 ) -> FuseResult:
-    """Fuse a pair into an H.264 video at ``out_url``, ``chunk`` core frames at a time with the method's halo."""
+    """Fuse a pair into an H.264 video at ``out_url``, ``chunk`` core frames at a time, reading ``depth``
+    halo frames each side (default: the method's temporal radius; see :mod:`temcoco.overlap`)."""
     began = time.perf_counter()
+    depth = method.temporal_radius if depth is None else depth
     info = probe_pair(ir_url, vi_url, storage_options)
     stats = PairStats(0, 0, 0, "")
     pairs = _threaded(iter_pairs(ir_url, vi_url, storage_options, stats=stats), depth=chunk)
@@ -75,14 +77,14 @@ def fuse_pair(
         thread = threading.Thread(target=encoder, daemon=True)
         thread.start()
         try:
-            for start, stop, window in iter_windows(pairs, chunk, method.temporal_radius):
-                fused = method.fuse(*window)
+            for spec, window in stream_windows(pairs, chunk, depth):
+                fused = fuse_window(method, spec, *window)
                 del window  # freed before the next window is gathered, not after
                 encode.put(fused)
                 del fused  # the encoder frees it once encoded
-                frames += stop - start
+                frames += spec.stop - spec.start
                 if on_frames:
-                    on_frames(stop - start)
+                    on_frames(spec.stop - spec.start)
         finally:
             encode.put(_END)
             thread.join()

@@ -28,5 +28,6 @@ def strip(ir: np.ndarray, vi: np.ndarray, fused: np.ndarray) -> str:
              cv2.resize(fused, (THUMB_WIDTH, th), interpolation=cv2.INTER_AREA)]
     image = np.concatenate(tiles, axis=1)
     ok, data = cv2.imencode(".jpg", cv2.cvtColor(image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 85])
-    assert ok
+    if not ok:
+        raise RuntimeError(f"OpenCV could not encode a {image.shape[1]}x{image.shape[0]} preview strip as JPEG")
     return "data:image/jpeg;base64," + base64.b64encode(data.tobytes()).decode()

@@ -10,7 +10,7 @@ import pytest
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("RAY_ENABLE_UV_RUN_RUNTIME_ENV", "0")
 
-M3SVD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "m3svd-dev"
+from temcoco.devdata import DEV_DATA as M3SVD
 
 
 @pytest.fixture(scope="session")

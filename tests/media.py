@@ -11,6 +11,8 @@ import cv2
 import numpy as np
 import tifffile
 
+from temcoco.storage.video import iter_frames
+
 LEVEL_STEP = 8  # frame i has mean brightness about LEVEL_BASE + LEVEL_STEP * i
 LEVEL_BASE = 20
 
@@ -74,3 +76,8 @@ def write_images(folder: Path, frames: np.ndarray, extension: str = ".png", name
             assert ok, path
             path.write_bytes(data.tobytes())
     return folder
+
+
+def read_video(url: str, storage_options: dict | None = None) -> np.ndarray:
+    """The whole video as (T, H, W, 3) uint8 RGB (every frame in memory: small test files only)."""
+    return np.stack([frame.image for frame in iter_frames(url, 3, storage_options)])

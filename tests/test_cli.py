@@ -10,7 +10,7 @@ import pytest
 from tests.archives import add_bad_clips, good_archive, write_pair
 from temcoco.model.registry import METHODS, load_method
 from temcoco.pipeline import fuse_pair
-from temcoco.storage.video import read_video
+from tests.media import read_video
 
 
 def temcoco(*args, timeout=600):
@@ -34,8 +34,8 @@ class Recorder:
         self.method, self.fused = method, []
         self.name, self.version, self.temporal_radius = method.name, method.version, method.temporal_radius
 
-    def fuse(self, ir, vi):
-        out = self.method.fuse(ir, vi)
+    def fuse(self, ir, vi, first=0):
+        out = self.method.fuse(ir, vi, first)
         self.fused.append(out.copy())
         return out
 

@@ -7,7 +7,7 @@ import sys
 
 from temcoco.model.registry import load_method
 from temcoco.pipeline import fuse_pair
-from temcoco.storage.results import METRIC_NAMES
+from temcoco.storage.results import METRIC_COLUMNS
 
 
 def test_evaluate_json_has_every_metric_column(m3svd, tmp_path):
@@ -26,6 +26,6 @@ def test_evaluate_json_has_every_metric_column(m3svd, tmp_path):
                         "--json"], capture_output=True, text=True, timeout=300)
     assert p.returncode == 0, p.stderr
     result = json.loads(p.stdout)
-    assert set(METRIC_NAMES) - {"feaCD", "flowD_seam"} <= {k for k, v in result.items() if v is not None}
+    assert set(METRIC_COLUMNS) - {"feaCD", "flowD_seam"} <= {k for k, v in result.items() if v is not None}
     assert result["frames"] == 4 and result["flow_method"] == "dis"
     assert 0 < result["SSIM"] < 2 and result["ref_PSNR"] > 10 and result["flowD"] > 0

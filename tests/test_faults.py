@@ -15,7 +15,7 @@ import pytest
 from tests.archives import good_archive
 from temcoco.storage.frames import open_frames
 from temcoco.storage.results import query
-from temcoco.storage.video import read_video
+from tests.media import read_video
 
 CLIPS = ("clip0", "clip1", "clip 2 vidéo")
 
@@ -38,9 +38,10 @@ def archive(tmp_path_factory):
 def reference(archive, tmp_path_factory, ray_cluster, prefect_harness):
     """An undisturbed run: fused frames per clip."""
     from temcoco.flows.fuse_archive import fuse_archive
+    from temcoco.job import JobConfig
 
     out = tmp_path_factory.mktemp("reference")
-    summary = fuse_archive(str(archive), str(out), job_id="ref", method="laplacian", workers=2, chunk=2)
+    summary = fuse_archive(JobConfig(str(archive), str(out), job_id="ref", method="laplacian", workers=2, chunk=2))
     assert summary["ok"] == len(CLIPS)
     return {c: read_video(str(out / "fused" / f"{c}.mp4")) for c in CLIPS}
 
@@ -55,6 +56,7 @@ def assert_same_results(out: Path, reference: dict, job_id: str) -> None:
 
 def test_killed_worker_process_loses_nothing(archive, reference, tmp_path):
     from temcoco.flows.fuse_archive import fuse_archive
+    from temcoco.job import JobConfig
     from temcoco.flows.progress import reset
 
     progress = reset()
@@ -70,7 +72,7 @@ def test_killed_worker_process_loses_nothing(archive, reference, tmp_path):
 
     thread = threading.Thread(target=killer, daemon=True)
     thread.start()
-    summary = fuse_archive(str(archive), str(tmp_path), job_id="killed", method="laplacian", workers=2, chunk=2)
+    summary = fuse_archive(JobConfig(str(archive), str(tmp_path), job_id="killed", method="laplacian", workers=2, chunk=2))
     thread.join()
     assert killed, "no worker was killed: the job ended too fast to test anything"
     assert summary["ok"] == len(CLIPS) and summary["failed"] == 0

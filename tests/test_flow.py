@@ -8,18 +8,19 @@ import pytest
 from tests.archives import add_bad_clips, good_archive
 from temcoco.storage.frames import open_frames
 from temcoco.storage.results import query
-from temcoco.storage.video import read_video
+from tests.media import read_video
 
 
 @pytest.fixture(scope="module")
 def job(tmp_path_factory, ray_cluster, prefect_harness):
     from temcoco.flows.fuse_archive import fuse_archive
+    from temcoco.job import JobConfig
 
     root = tmp_path_factory.mktemp("flow")
     archive = good_archive(root / "archive", clips=2, frames=12)
     bad = add_bad_clips(archive)
     out = root / "out"
-    summary = fuse_archive(str(archive), str(out), job_id="j1", method="laplacian", workers=2, chunk=5)
+    summary = fuse_archive(JobConfig(str(archive), str(out), job_id="j1", method="laplacian", workers=2, chunk=5))
     return archive, out, summary, bad
 
 
@@ -59,10 +60,11 @@ def test_zarr_chunks_equal_the_fusion_chunk(job):
 
 def test_incremental_rerun_skips_unchanged_clips(job):
     from temcoco.flows.fuse_archive import fuse_archive
+    from temcoco.job import JobConfig
 
     archive, out, _, bad = job
-    summary = fuse_archive(str(archive), str(out), job_id="j2", method="laplacian", workers=1, chunk=5,
-                           incremental=True)
+    summary = fuse_archive(JobConfig(str(archive), str(out), job_id="j2", method="laplacian", workers=1, chunk=5,
+                           incremental=True))
     assert (summary["ok"], summary["skipped"], summary["failed"]) == (0, 2, len(bad))
     rows = query(str(out), "SELECT status, note FROM metrics WHERE job_id = 'j2' AND status = 'skipped'").to_pylist()
     assert all("unchanged since job j1" in r["note"] for r in rows)

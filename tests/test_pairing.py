@@ -12,7 +12,7 @@ from temcoco.errors import ClipError
 from temcoco.storage.pairing import PairStats, iter_pairs, probe_pair
 from tests.media import clip, encode, index_of, write_images
 
-M3SVD = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "m3svd-dev"
+from temcoco.devdata import DEV_DATA as M3SVD
 
 
 def pairs_of(ir: Path, vi: Path) -> tuple[list[tuple[np.ndarray, np.ndarray]], PairStats]:

@@ -14,12 +14,13 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, ray_cluster, prefect_harness):
     from temcoco.flows.fuse_archive import fuse_archive
+    from temcoco.job import JobConfig
 
     root = tmp_path_factory.mktemp("report")
     archive = good_archive(root / "archive", clips=2, frames=10)
     add_bad_clips(archive)
     out = root / "out"
-    fuse_archive(str(archive), str(out), job_id="rep", method="max", workers=1, chunk=4)
+    fuse_archive(JobConfig(str(archive), str(out), job_id="rep", method="max", workers=1, chunk=4))
     return out / "reports" / "rep.html"
 
 

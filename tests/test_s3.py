@@ -16,14 +16,15 @@ def s3_job(tmp_path_factory, s3_server, ray_cluster, prefect_harness):
     import s3fs
 
     from temcoco.flows.fuse_archive import fuse_archive
+    from temcoco.job import JobConfig
 
     fs = s3fs.S3FileSystem(use_listings_cache=False)
     fs.mkdir("archive-bucket")
     local = good_archive(tmp_path_factory.mktemp("s3") / "archive", clips=2, frames=9)
     bad = add_bad_clips(local)
     fs.put(str(local) + "/", "archive-bucket/a/", recursive=True)
-    summary = fuse_archive("s3://archive-bucket/a", "s3://archive-bucket/out", job_id="s3job", method="average",
-                           workers=2, chunk=4)
+    summary = fuse_archive(JobConfig("s3://archive-bucket/a", "s3://archive-bucket/out", job_id="s3job", method="average",
+                           workers=2, chunk=4))
     return fs, summary, bad
 
 

@@ -22,10 +22,10 @@ def clip(tmp_path_factory):
 def fuse_through_zarr(source: ClipSource, out: str, chunk: int, method) -> np.ndarray:
     layout = ClipLayout(out, source.clip_id, "job")
     ingested = stages.ingest(source, layout, stages.fingerprint(source), chunk)
-    for spec in stages.prepare_output(layout, ingested, method.version):
+    for spec in stages.prepare_output(layout, ingested, method.version, method.temporal_radius):
         assert stages.fuse_chunk(layout, spec, method) == spec.stop - spec.start
-    assert stages.prepare_output(layout, ingested, method.version) == []  # every chunk committed
-    return open_frames(layout.fused)[:]
+    assert stages.prepare_output(layout, ingested, method.version, method.temporal_radius) == []  # every chunk committed
+    return open_frames(layout.fused_frames)[:]
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -40,12 +40,12 @@ def test_committed_chunks_are_not_fused_again(clip, tmp_path):
     fusion = load_method("average")
     layout = ClipLayout(str(tmp_path), "c", "job")
     ingested = stages.ingest(clip, layout, stages.fingerprint(clip), 4)
-    first = stages.prepare_output(layout, ingested, fusion.version)
+    first = stages.prepare_output(layout, ingested, fusion.version, 0)
     assert stages.fuse_chunk(layout, first[0], fusion) == 4
     assert stages.fuse_chunk(layout, first[0], fusion) == 0  # duplicated work item: skipped
-    assert [s.start for s in stages.prepare_output(layout, ingested, fusion.version)] == [4, 8]
+    assert [s.start for s in stages.prepare_output(layout, ingested, fusion.version, 0)] == [4, 8]
     # another model version invalidates the committed chunks
-    assert [s.start for s in stages.prepare_output(layout, ingested, "other-1")] == [0, 4, 8]
+    assert [s.start for s in stages.prepare_output(layout, ingested, "other-1", 0)] == [0, 4, 8]
 
 
 def test_fingerprint_follows_content(clip, tmp_path):

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import platform
-import secrets
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 
 from prefect import flow, get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -20,34 +19,15 @@ from prefect.task_runners import ThreadPoolTaskRunner
 import temcoco
 from temcoco.errors import ClipError, TemcocoError
 from temcoco.flows.progress import current as progress
+from temcoco.job import JobConfig, new_job_id
 from temcoco.metrics import seam_ratio
 from temcoco.storage import results
 from temcoco.storage.archive import ClipSource, discover
 from temcoco.storage.fs import check_writable, filesystem, join, read_json, retrying, write_json
 from temcoco.storage.layout import ClipLayout
-from temcoco.workers.actor import WorkerConfig
-from temcoco.workers.pool import PoolConfig, WorkerPool
+from temcoco.workers.actor import MethodInfo
+from temcoco.workers.pool import WorkerPool
 from temcoco.workers.stages import Ingested, prepare_output
-
-EXIT_OK, EXIT_JOB_FAILED, EXIT_SOME_FAILED = 0, 2, 3
-
-
-@dataclass(frozen=True)
-class JobConfig:
-    """Everything that defines an archive-fusion job."""
-
-    archive: str
-    out: str
-    job_id: str
-    method: str = "temcoco"
-    weights: str | None = None
-    workers: int = 1
-    cpus_per_worker: int = 1
-    chunk: int = 64
-    ray_address: str | None = None
-    incremental: bool = False
-    device: str = "auto"
-    storage_options: dict = field(default_factory=dict)
 
 
 @dataclass
@@ -66,14 +46,6 @@ class JobSummary:
     versions: dict[str, str]
     work_by_node: dict[str, dict[str, int]]
     seam_ratio: float | None  # flowD at chunk boundaries / flowD inside chunks (1.0: seams invisible)
-
-    @property
-    def exit_code(self) -> int:
-        return EXIT_SOME_FAILED if self.failed else EXIT_OK
-
-
-def new_job_id() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + secrets.token_hex(3)
 
 
 def versions() -> dict[str, str]:
@@ -97,22 +69,24 @@ def versions() -> dict[str, str]:
 
 @task(name="fingerprint", cache_policy=NO_CACHE, task_run_name="fingerprint {source.clip_id}")
 def fingerprint_task(source: ClipSource, pool: WorkerPool) -> str:
-    return pool.call("fingerprint", source).result()
+    return pool.fingerprint(source).result()
 
 
 @task(name="ingest", cache_policy=NO_CACHE, task_run_name="ingest {source.clip_id}")
-def ingest_task(source: ClipSource, layout: ClipLayout, fingerprint: str, chunk: int, pool: WorkerPool) -> Ingested:
-    return pool.call("ingest", source, layout, fingerprint, chunk).result()
+def ingest_task(source: ClipSource, layout: ClipLayout, fingerprint: str, pool: WorkerPool) -> Ingested:
+    return pool.ingest(source, layout, fingerprint).result()
 
 
 @task(name="fuse", cache_policy=NO_CACHE, task_run_name="fuse {layout.clip_id}")
-def fuse_task(layout: ClipLayout, ingested: Ingested, version: str, pool: WorkerPool, storage_options: dict) -> int:
-    todo = prepare_output(layout, ingested, version, storage_options)
-    progress().add(chunks_total=-(-ingested.frames // ingested.chunk))
-    progress().add(chunks_done=-(-ingested.frames // ingested.chunk) - len(todo))
+def fuse_task(layout: ClipLayout, ingested: Ingested, method: MethodInfo, pool: WorkerPool,
+              storage_options: dict) -> int:
+    """Fuse the chunks without a commit marker, ``method.temporal_radius`` halo frames each side."""
+    todo = prepare_output(layout, ingested, method.version, method.temporal_radius, storage_options)
+    chunks = -(-ingested.frames // ingested.chunk)
+    progress().add(chunks_total=chunks, chunks_done=chunks - len(todo))
     futures = []
     for spec in todo:
-        f = pool.call("fuse_chunk", layout, spec)
+        f = pool.fuse_chunk(layout, spec)
         f.add_done_callback(lambda f, n=spec.stop - spec.start: f.exception() or progress().add(chunks_done=1, frames_fused=n))
         futures.append(f)
     return sum(f.result() for f in futures)
@@ -120,33 +94,19 @@ def fuse_task(layout: ClipLayout, ingested: Ingested, version: str, pool: Worker
 
 @task(name="finish", cache_policy=NO_CACHE, task_run_name="finish {layout.clip_id}")
 def finish_task(layout: ClipLayout, ingested: Ingested, pool: WorkerPool) -> dict:
-    return pool.call("finish", layout, ingested).result()
+    return pool.finish(layout, ingested).result()
 
 
 @task(name="clip", cache_policy=NO_CACHE, task_run_name="clip {source.clip_id}")
-def clip_task(source: ClipSource, job: JobConfig, method: dict, date: str, pool: WorkerPool) -> dict:
+def clip_task(source: ClipSource, job: JobConfig, method: MethodInfo, date: str, pool: WorkerPool) -> dict:
     """All stages of one clip; always returns (and writes) the clip's row, ``failed`` with a reason if needed."""
     began = time.perf_counter()
     layout = ClipLayout(job.out, source.clip_id, job.job_id)
     so = job.storage_options
-    row = {"clip_id": source.clip_id, "method": method["method"], "model_version": method["model_version"],
+    row = {"clip_id": source.clip_id, "method": method.name, "model_version": method.version,
            "ir": source.ir, "vi": source.vi}
     try:
-        if source.error:
-            raise ClipError(source.error)
-        fp = fingerprint_task(source, pool)
-        row["fingerprint"] = fp
-        state = read_json(layout.state, so) if job.incremental else None
-        if state and state.get("fingerprint") == fp and state.get("model_version") == method["model_version"]:
-            row.update(status="skipped", note=f"unchanged since job {state['job_id']}",
-                       frames=state.get("frames"), height=state.get("height"), width=state.get("width"),
-                       fps=state.get("fps"))
-        else:
-            ingested = ingest_task(source, layout, fp, job.chunk, pool)
-            fuse_task(layout, ingested, method["model_version"], pool, so)
-            metrics = finish_task(layout, ingested, pool)
-            row.update(status="ok", note=ingested.note or None, frames=ingested.frames, height=ingested.height,
-                       width=ingested.width, fps=ingested.fps, **{k: metrics.get(k) for k in results.SCHEMA.names if k in metrics})
+        row.update(_fuse_clip(source, layout, job, method, pool))
     except Exception as e:  # noqa: BLE001 - one broken clip never sinks the job: it becomes a failed row
         row.update(status="failed", error=failure_reason(e))
         get_run_logger().warning("clip %s failed: %s", source.clip_id, row["error"])
@@ -158,6 +118,23 @@ def clip_task(source: ClipSource, job: JobConfig, method: dict, date: str, pool:
         _drop_staged_inputs(layout, so)
     progress().add(clips_done=1)
     return row
+
+
+def _fuse_clip(source: ClipSource, layout: ClipLayout, job: JobConfig, method: MethodInfo, pool: WorkerPool) -> dict:
+    """The stages of one clip (skipped when ``--incremental`` finds it unchanged); returns its row's fields."""
+    if source.error:
+        raise ClipError(source.error)
+    fp = fingerprint_task(source, pool)
+    state = read_json(layout.state, job.storage_options) if job.incremental else None
+    if state and state.get("fingerprint") == fp and state.get("model_version") == method.version:
+        return {"status": "skipped", "note": f"unchanged since job {state['job_id']}", "fingerprint": fp,
+                **{k: state.get(k) for k in ("frames", "height", "width", "fps")}}
+    ingested = ingest_task(source, layout, fp, pool)
+    fuse_task(layout, ingested, method, pool, job.storage_options)
+    metrics = finish_task(layout, ingested, pool)
+    return {"status": "ok", "note": ingested.note or None, "fingerprint": fp, "frames": ingested.frames,
+            "height": ingested.height, "width": ingested.width, "fps": ingested.fps,
+            **{k: metrics.get(k) for k in results.SCHEMA.names if k in metrics}}
 
 
 def failure_reason(error: BaseException) -> str:
@@ -172,8 +149,8 @@ def failure_reason(error: BaseException) -> str:
 
 
 def _drop_staged_inputs(layout: ClipLayout, storage_options: dict) -> None:
-    """The aligned inputs are only needed until the clip is done (commit markers are kept)."""
-    fs, path = filesystem(layout.inputs, storage_options)
+    """The staged inputs are only needed until the clip is done (commit markers are kept)."""
+    fs, path = filesystem(layout.staged_inputs, storage_options)
     if fs.exists(path):
         fs.rm(path, recursive=True)
     fs, marker = filesystem(layout.ingest_marker, storage_options)
@@ -182,22 +159,14 @@ def _drop_staged_inputs(layout: ClipLayout, storage_options: dict) -> None:
 
 
 @flow(name="fuse_archive", task_runner=ThreadPoolTaskRunner(max_workers=16), log_prints=False)
-def fuse_archive(
-    archive: str, out: str, job_id: str | None = None, method: str = "temcoco", weights: str | None = None,
-    workers: int = 1, cpus_per_worker: int = 1, chunk: int = 64, ray_address: str | None = None,
-    incremental: bool = False, device: str = "auto", storage_options: dict | None = None,
-) -> dict:
-    """Fuse every IR/VI pair of ``archive`` into ``out`` (DESIGN.md); returns the job summary."""
-    job = JobConfig(archive, out, job_id or new_job_id(), method, weights, workers, cpus_per_worker, chunk,
-                    ray_address, incremental, device, storage_options or {})
-    return asdict(run_job(job))
+def fuse_archive(job: JobConfig) -> dict:
+    """Fuse every IR/VI pair of ``job.archive`` into ``job.out`` (DESIGN.md); returns the job summary."""
+    return asdict(run_job(job if job.job_id else replace(job, job_id=new_job_id())))
 
 
 def run_job(job: JobConfig) -> JobSummary:
     began = time.perf_counter()
     so = job.storage_options
-    if job.chunk < 1 or job.workers < 1 or job.cpus_per_worker < 1:
-        raise TemcocoError("--chunk, --workers and --cpus-per-worker must be at least 1")
     check_writable(job.out, so)
     clips = retrying(f"archive {job.archive}", lambda: discover(job.archive, so))
     if not clips:
@@ -208,15 +177,14 @@ def run_job(job: JobConfig) -> JobSummary:
     write_json(summary_url, {"job_id": job.job_id, "date": date, "status": "running", "archive": job.archive,
                              "clips": len(clips)}, so)
     progress().add(clips_total=len(clips))
-    worker = WorkerConfig(job.method, job.weights, job.device, job.cpus_per_worker, so)
-    with WorkerPool(PoolConfig(job.workers, job.cpus_per_worker, job.ray_address), worker) as pool:
-        method = pool.call("describe").result()
+    with WorkerPool(job) as pool:
+        method = pool.describe().result()
         futures = [clip_task.submit(c, job, method, date, pool) for c in clips]
         wait(futures)
         rows = [f.result() for f in futures]
         work = pool.work_by_node()
     summary = JobSummary(
-        job_id=job.job_id, date=date, method=method["method"], model_version=method["model_version"],
+        job_id=job.job_id, date=date, method=method.name, model_version=method.version,
         clips=len(rows), ok=sum(r["status"] == "ok" for r in rows),
         failed=sum(r["status"] == "failed" for r in rows), skipped=sum(r["status"] == "skipped" for r in rows),
         seconds=time.perf_counter() - began, frames=sum(r.get("frames") or 0 for r in rows if r["status"] == "ok"),

@@ -3,26 +3,27 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import asdict, replace
 
 from temcoco.errors import TemcocoError
 from temcoco.flows.fuse_archive import fuse_archive
+from temcoco.job import JobConfig
 
 
-def nightly_deployment(archive: str, out: str, cron: str, method: str = "temcoco", workers: int = 1,
-                       cpus_per_worker: int = 1, chunk: int = 64, ray_address: str | None = None):
-    """A served deployment that runs ``submit --incremental`` of ``archive`` into ``out`` on ``cron``."""
+def nightly_deployment(job: JobConfig, cron: str):
+    """A served deployment that runs ``job`` incrementally on ``cron`` (each run gets a new job id)."""
     from prefect.schedules import Cron
 
+    if job.job_id:
+        raise TemcocoError("--job-id cannot be scheduled: every nightly run gets a new job id")
     try:
         schedule = Cron(cron, timezone="UTC")
     except ValueError as e:
         raise TemcocoError(f"invalid --cron {cron!r}: {e}") from e
-    name = "nightly-" + hashlib.sha1(f"{archive}\0{out}".encode()).hexdigest()[:10]
+    name = "nightly-" + hashlib.sha1(f"{job.archive}\0{job.out}".encode()).hexdigest()[:10]
     return fuse_archive.to_deployment(
-        name=name, schedule=schedule, description=f"incremental fusion of {archive} into {out}",
-        parameters={"archive": archive, "out": out, "method": method, "workers": workers,
-                    "cpus_per_worker": cpus_per_worker, "chunk": chunk, "ray_address": ray_address,
-                    "incremental": True},
+        name=name, schedule=schedule, description=f"incremental fusion of {job.archive} into {job.out}",
+        parameters={"job": asdict(replace(job, incremental=True))},
     )
 
 

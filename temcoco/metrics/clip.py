@@ -19,9 +19,8 @@ import numpy as np
 from temcoco.errors import TemcocoError
 from temcoco.metrics.fusion import fusion_metrics, luminance, psnr, ssim
 from temcoco.metrics.temporal import Frames, feacd, make_features, make_flows, pair_terms
+from temcoco.storage.results import METRIC_COLUMNS
 
-METRIC_COLUMNS = ("EN", "SD", "SF", "AG", "MI", "CC", "SCD", "VIF", "Qabf", "Nabf", "SSIM", "MS_SSIM", "PSNR",
-                  "flowD", "feaCD", "BiSWE", "ref_PSNR", "ref_SSIM", "flowD_seam", "flowD_inner")
 SERIES = ("SSIM", "flowD")  # per-frame series kept for plots
 
 

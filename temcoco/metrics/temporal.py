@@ -28,6 +28,7 @@ import cv2
 import numpy as np
 import torch
 
+from temcoco.device import resolve_device
 from temcoco.errors import TemcocoError
 
 RAFT_ENV = "TEMCOCO_RAFT_WEIGHTS"
@@ -60,10 +61,6 @@ def _channel_sum(x: np.ndarray, weight: float = 1.0) -> np.ndarray:
     return cv2.transform(x, np.full((1, x.shape[2]), weight, np.float32))
 
 
-def _device() -> torch.device:
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 class DisFlow:
     """OpenCV DIS optical flow on grey levels (medium preset unless told)."""
 
@@ -85,7 +82,7 @@ class RaftFlow:
     name = "raft"
 
     def __init__(self, model: torch.nn.Module) -> None:
-        self._device = _device()
+        self._device = resolve_device()
         self._model = model.to(self._device)
 
     @torch.no_grad()
@@ -290,7 +287,7 @@ class FeatureNet:
     """ResNet-18 ImageNet logits of raw 0..255 RGB frames (no normalisation, as in TemCoCo's feaCD)."""
 
     def __init__(self, model: torch.nn.Module) -> None:
-        self._device = _device()
+        self._device = resolve_device()
         self._model = model.to(self._device)
 
     @torch.no_grad()

@@ -1,4 +1,5 @@
-"""Temporal coordination: two-level deformable alignment of each frame to its previous two.
+"""The paper's temporal cooperative module: two-level deformable alignment of each frame to its
+previous two, which lets weak (noisy, blurred) detail be recovered from neighbouring frames.
 
 The coarse level (half the resolution of the fine one) predicts offsets from the pair of
 features, aligns the neighbour with ``torchvision.ops.deform_conv2d``; its offsets are
@@ -45,7 +46,7 @@ class OffsetHead(nn.Module):
         return self.out(self.body(x))
 
 
-class TwoLevelAlign(nn.Module):
+class TemporalCooperativeModule(nn.Module):
     """Align each frame to frames t-1 and t-2 and merge.
 
     Valid in time: (B, T, C, H, W) -> (B, T - 2, C, H, W); output i is input frame i + 2.

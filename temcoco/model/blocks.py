@@ -12,6 +12,17 @@ import torch.nn.functional as F
 from torch import nn
 
 
+def check_shape(x: torch.Tensor, spec: str, name: str = "tensor") -> tuple[int, ...]:
+    """Check ``x`` against a shape like ``"B T 3 H W"`` (letters: any size, numbers: that size); return its shape.
+
+    Raises ValueError naming ``name``, the expected and the actual shape (cf. kornia's KORNIA_CHECK_SHAPE).
+    """
+    dims = spec.split()
+    if x.ndim != len(dims) or any(d.isdigit() and int(d) != s for d, s in zip(dims, x.shape)):
+        raise ValueError(f"{name} must have shape ({', '.join(dims)}), got {tuple(x.shape)}")
+    return tuple(x.shape)
+
+
 def per_frame(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """Apply a 2-D module to every frame: (B, T, C, H, W) -> (B, T, C', H', W')."""
     b, t = x.shape[:2]
@@ -110,8 +121,9 @@ class WindowCrossAttention(nn.Module):
         return x + self.mlp(self.norm_mlp(x))
 
 
-class TemporalAttention(nn.Module):
-    """Attention across frames at each spatial position, restricted to t - w .. t + w.
+class TemporalEnhancedMechanism(nn.Module):
+    """The paper's temporal-enhanced mechanism: attention across frames at each spatial position,
+    restricted to t - w .. t + w (a bounded receptive field, so chunks are exact with a finite halo).
 
     Valid in time: (B, T, C, H, W) -> (B, T - 2w, C, H, W), output i is input frame i + w.
     """

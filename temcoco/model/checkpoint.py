@@ -41,8 +41,9 @@ def load_network(path: Path) -> TemCoCoNet:
     meta = read_metadata(path)
     if meta.get("format") != FORMAT or "config" not in meta:
         raise TemcocoError(f"{path} is not a temcoco weights file (no temcoco config in its metadata)")
+    config = NetworkConfig.from_dict(json.loads(meta["config"]), str(path))
     try:
-        net = TemCoCoNet(NetworkConfig.from_dict(json.loads(meta["config"])))
+        net = TemCoCoNet(config)
         net.load_state_dict(load_file(str(path)))
     except Exception as exc:
         raise TemcocoError(f"cannot load weights from {path}: {exc}") from exc

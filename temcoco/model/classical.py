@@ -62,7 +62,7 @@ def _laplacian(ir: np.ndarray, y: np.ndarray, levels: int = 4) -> np.ndarray:
     return cur
 
 
-_RULES = {"average": _average, "max": _maximum, "laplacian": _laplacian}
+RULES = {"average": _average, "max": _maximum, "laplacian": _laplacian}
 
 
 @dataclass(frozen=True)
@@ -73,16 +73,16 @@ class ClassicalFusion:
     temporal_radius: int = 0
 
     def __post_init__(self) -> None:
-        if self.name not in _RULES:
-            raise ValueError(f"unknown classical method {self.name!r}; choose from {sorted(_RULES)}")
+        if self.name not in RULES:
+            raise ValueError(f"unknown classical method {self.name!r}; choose from {sorted(RULES)}")
 
     @property
     def version(self) -> str:
         return f"{self.name}-1"
 
-    def fuse(self, ir: np.ndarray, vi: np.ndarray) -> np.ndarray:
-        """ir (T, H, W, 1) uint8, vi (T, H, W, 3) uint8 -> (T, H, W, 3) uint8."""
-        rule = _RULES[self.name]
+    def fuse(self, ir: np.ndarray, vi: np.ndarray, first: int = 0) -> np.ndarray:
+        """ir (T, H, W, 1) uint8, vi (T, H, W, 3) uint8 -> (T, H, W, 3) uint8 (``first`` is not needed)."""
+        rule = RULES[self.name]
         out = np.empty(vi.shape, np.uint8)
         for t in range(vi.shape[0]):
             ycc = rgb_to_ycbcr(vi[t])

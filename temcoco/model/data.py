@@ -15,15 +15,10 @@ import cv2
 import numpy as np
 import torch
 
-import temcoco
 from temcoco.errors import TemcocoError
 from temcoco.model.degrade import DegradeConfig, degrade_ir, degrade_vi
 
 FOLDERS = {"ir_in": "infrared_noise", "vi_in": "visible_Blur", "ir_gt": "infrared_Enhance", "vi_gt": "visible_Enhance"}
-
-
-def default_data_root() -> Path:
-    return Path(temcoco.__file__).resolve().parents[2] / "shared/data/m3svd-dev"
 
 
 def _read_frames(folder: Path, gray: bool) -> np.ndarray:

@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from temcoco.device import resolve_device
 from temcoco.errors import TemcocoError
 from temcoco.model.checkpoint import load_network, read_metadata
 from temcoco.model.network import TemCoCoNet
+from temcoco.overlap import plan_chunks, replicate_edges
 
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "small.safetensors"
 
@@ -28,16 +30,6 @@ def weights_version(path: Path = DEFAULT_WEIGHTS) -> str:
     """The model version of a weights file: ``temcoco-<config>-<first 8 hex of its SHA-256>``."""
     config = json.loads(read_metadata(path).get("config", "{}"))
     return f"temcoco-{config.get('name', 'unknown')}-{_sha256(path)[:8]}"
-
-
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise TemcocoError("--device cuda was asked for but no CUDA device is available")
-    if name not in ("cpu", "cuda"):
-        raise TemcocoError(f"unknown device {name!r}: choose auto, cpu or cuda")
-    return torch.device(name)
 
 
 class NetworkFusion:
@@ -68,7 +60,7 @@ class NetworkFusion:
         if not path.is_file():
             raise TemcocoError(f"weights file {path} not found")
         net = load_network(path)
-        return cls(net, weights_version(path), _device(device), frames_per_pass)
+        return cls(net, weights_version(path), resolve_device(device), frames_per_pass)
 
     def _run(self, ir: np.ndarray, vi: np.ndarray) -> np.ndarray:
         """One pass: (n, H, W, 1), (n, H, W, 3) uint8 -> (n - 2r, H, W, 3) uint8."""
@@ -77,8 +69,11 @@ class NetworkFusion:
             out = self.net(to(ir), to(vi))[0].float()
         return (out * 255.0).round().clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
-    def fuse(self, ir: np.ndarray, vi: np.ndarray) -> np.ndarray:
-        """ir (T + 2r, H, W, 1) uint8, vi (T + 2r, H, W, 3) uint8 -> (T, H, W, 3) uint8."""
+    def fuse(self, ir: np.ndarray, vi: np.ndarray, first: int = 0) -> np.ndarray:
+        """ir (T + 2r, H, W, 1) uint8, vi (T + 2r, H, W, 3) uint8 -> (T, H, W, 3) uint8.
+
+        The output at frame t depends on window frames t .. t + 2r only, so ``first`` is not needed.
+        """
         r = self.temporal_radius
         if ir.ndim == 3:
             ir = ir[..., None]
@@ -90,10 +85,9 @@ class NetworkFusion:
         ir, vi = np.ascontiguousarray(ir, np.uint8), np.ascontiguousarray(vi, np.uint8)
         out = np.empty((t, *vi.shape[1:3], 3), np.uint8)
         size = self.frames_per_pass
-        for s in range(0, t, size):
-            e = min(t, s + size)
-            ir_pass, vi_pass = ir[s : e + 2 * r], vi[s : e + 2 * r]
-            if e - s < size:  # every pass has the same shape, so the same kernels: bit-exact at any chunking
-                ir_pass, vi_pass = (np.concatenate([a, a[-1:].repeat(size - (e - s), 0)]) for a in (ir_pass, vi_pass))
+        for spec in plan_chunks(t, size, r):  # passes over the window, which already holds their halo
+            s, e = spec.start, spec.stop
+            short = (0, size - (e - s))  # every pass has one shape, so the same kernels: bit-exact at any chunking
+            ir_pass, vi_pass = (replicate_edges(a[s : e + 2 * r], short) for a in (ir, vi))
             out[s:e] = self._run(ir_pass, vi_pass)[: e - s]
         return out

@@ -5,11 +5,13 @@ Pipeline, for a window of frames (B, T + 2r, ., H, W) -> fused core frames (B, T
 1. per-modality encoders: separable 3-D convs (1x3x3 then 3x1x1, valid in time) at full,
    1/2 and 1/4 scale (each scale's temporal conv sees the same frames, so the encoder
    shrinks T by 2);
-2. visual-semantic interaction at 1/4 scale: per modality a visual and a semantic branch
-   (heads distilled to VGG19 relu3_1 and DINOv2 patch tokens of the clean frame), windowed
-   cross-attention IR<->VI in each branch, then semantic<->visual, then a merge;
-3. temporal enhancement: attention across frames t-w .. t+w at each position (T shrinks by 2w);
-4. temporal coordination: two-level deformable alignment to frames t-1 and t-2 (T shrinks by 2);
+2. the paper's *visual-semantic interaction module* at 1/4 scale: per modality a visual and
+   a semantic branch (heads distilled to VGG19 relu3_1 and DINOv2 patch tokens of the clean
+   frame), windowed cross-attention IR<->VI in each branch, then semantic<->visual, then a merge;
+3. the paper's *temporal-enhanced mechanism*: attention across frames t-w .. t+w at each
+   position (T shrinks by 2w);
+4. the paper's *temporal cooperative module* (recovery of weak, degraded detail from
+   neighbouring frames): two-level deformable alignment to frames t-1 and t-2 (T shrinks by 2);
 5. decoder with skips from the encoders to YCbCr, a residual on (mean of IR and VI luma,
    VI chroma), returned as RGB.
 
@@ -26,17 +28,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from temcoco.model.align import TwoLevelAlign
+from temcoco.model.align import TemporalCooperativeModule
 from temcoco.model.blocks import (
     SeparableConv3d,
-    TemporalAttention,
+    TemporalEnhancedMechanism,
     WindowCrossAttention,
+    check_shape,
     conv,
     crop_time,
     from_windows,
     pad_to_multiple,
     to_windows,
 )
+from temcoco.errors import TemcocoError
 from temcoco.model.color import rgb_to_ycbcr, ycbcr_to_rgb
 
 VGG_DIM = 256  # VGG19 features[:12] (relu3_1) channels, at 1/4 scale
@@ -69,9 +73,12 @@ class NetworkConfig:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "NetworkConfig":
-        known = {f.name for f in fields(cls)}
-        kw = {k: v for k, v in d.items() if k in known}
+    def from_dict(cls, d: dict, source: str = "network config") -> "NetworkConfig":
+        """From a dict (a weights file's metadata, a TOML table); unknown keys are an error naming ``source``."""
+        unknown = sorted(set(d) - {f.name for f in fields(cls)})
+        if unknown:
+            raise TemcocoError(f"unknown network config key {unknown[0]!r} in {source}")
+        kw = dict(d)
         if "channels" in kw:
             kw["channels"] = tuple(int(c) for c in kw["channels"])
         return cls(**kw)
@@ -175,6 +182,10 @@ class TemCoCoNet(nn.Module):
         -> fused RGB (B, T, 3, H, W) in 0..1, and with ``aux=True`` also a dict of
         distillation predictions for the core frames: ``vis_ir``/``vis_vi``
         (B, T, 256, H/4, W/4) and ``sem_ir``/``sem_vi`` (B, T, dino_dim, H/4, W/4).
+
+    Frame bookkeeping (every temporal op is valid in time): encoder index j is input frame j + 1;
+    after the temporal-enhanced mechanism, j + 1 + w; after the temporal cooperative module,
+    j + 3 + w = j + r. The first core frame (input r) is encoder index r - 1.
     """
 
     def __init__(self, config: NetworkConfig) -> None:
@@ -182,9 +193,9 @@ class TemCoCoNet(nn.Module):
         self.config = config
         c0, c1, c2 = config.channels
         self.enc_ir, self.enc_vi = Encoder(1, config.channels), Encoder(3, config.channels)
-        self.interaction = VisualSemanticInteraction(c2, config.heads, config.window, config.mlp_ratio)
-        self.temporal = TemporalAttention(c2, config.heads, config.temporal_window)
-        self.align = TwoLevelAlign(c2, config.align_channels)
+        self.visual_semantic_interaction = VisualSemanticInteraction(c2, config.heads, config.window, config.mlp_ratio)
+        self.temporal_enhanced = TemporalEnhancedMechanism(c2, config.heads, config.temporal_window)
+        self.temporal_cooperative = TemporalCooperativeModule(c2, config.align_channels)
         self.skip1, self.skip0 = nn.Conv2d(2 * c1, c1, 1), nn.Conv2d(2 * c0, c0, 1)
         self.decoder = Decoder(config.channels)
         self.vis_head = nn.Conv2d(c2, VGG_DIM, 1)
@@ -194,35 +205,52 @@ class TemCoCoNet(nn.Module):
     def temporal_radius(self) -> int:
         return self.config.temporal_radius
 
+    @property
+    def first_core(self) -> int:
+        """Encoder time index of the first core frame (input frame r)."""
+        return self.temporal_radius - 1
+
     def forward(self, ir: torch.Tensor, vi: torch.Tensor, aux: bool = False):
-        b, n, _, h, w = vi.shape
-        r, tw = self.temporal_radius, self.config.temporal_window
-        t = n - 2 * r
+        b, n, _, h, w = check_shape(vi, "B N 3 H W", "vi")
+        check_shape(ir, f"{b} {n} 1 {h} {w}", "ir")
+        t = n - 2 * self.temporal_radius
         if t < 1:
-            raise ValueError(f"need at least {2 * r + 1} frames (temporal radius {r}), got {n}")
-        m = self.config.spatial_multiple
-        cl = torch.channels_last
-        ir = pad_to_multiple(ir.flatten(0, 1), m)[0].contiguous(memory_format=cl).unflatten(0, (b, n))
-        vi = pad_to_multiple(vi.flatten(0, 1), m)[0].contiguous(memory_format=cl).unflatten(0, (b, n))
-        # the right side needs only 1 + w frames: drop the 2 extra on entry
-        ir, vi = ir[:, : n - 2], vi[:, : n - 2]
-        e_ir, e_vi = self.enc_ir(ir), self.enc_vi(vi)  # 3 x (B, n - 4, C, ., .); index j <-> input j + 1
-        f2, branches = self.interaction(e_ir[2].flatten(0, 1), e_vi[2].flatten(0, 1))
-        f2 = self.temporal(f2.unflatten(0, (b, n - 4)))  # index j <-> input j + 1 + w
-        f2 = self.align(f2)  # index j <-> input j + 3 + w = j + r
-        core = 2 + tw  # encoder index of the first core frame
+            raise ValueError(f"need at least {2 * self.temporal_radius + 1} frames "
+                             f"(temporal radius {self.temporal_radius}), got {n}")
+        ir, vi = self._prepare(ir), self._prepare(vi)
+        e_ir, e_vi = self.enc_ir(ir), self.enc_vi(vi)  # 3 scales of (B, n - 4, C_s, ., .)
+        f2, branches = self.visual_semantic_interaction(e_ir[2].flatten(0, 1), e_vi[2].flatten(0, 1))
+        f2 = self.temporal_enhanced(f2.unflatten(0, (b, n - 4)))  # (B, n - 4 - 2w, C, ., .)
+        f2 = self.temporal_cooperative(f2)  # (B, T, C, ., .): index j is input frame j + r
+        rgb = self._decode(f2, e_ir, e_vi, ir, vi, t)[..., :h, :w].unflatten(0, (b, t))
+        if not aux:
+            return rgb
+        return rgb, self._distillation_heads(branches, b, n, t, h, w)
+
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, n, C, H, W) -> (B, n - 2, C, H', W'): padded to the spatial multiple, channels-last; the
+        2 rightmost frames are dropped (the right side of the receptive field needs only 1 + w)."""
+        b, n = x.shape[:2]
+        x = pad_to_multiple(x.flatten(0, 1), self.config.spatial_multiple)[0]
+        return x.contiguous(memory_format=torch.channels_last).unflatten(0, (b, n))[:, : n - 2]
+
+    def _decode(self, f2: torch.Tensor, e_ir: list[torch.Tensor], e_vi: list[torch.Tensor], ir: torch.Tensor,
+                vi: torch.Tensor, t: int) -> torch.Tensor:
+        """Coordinated features (B, T, C2, H/4, W/4) and encoder skips -> (B * T, 3, H', W') RGB in 0..1."""
+        core, r = self.first_core, self.temporal_radius
         f1 = self.skip1(torch.cat([crop_time(e_ir[1], core, t), crop_time(e_vi[1], core, t)], 2).flatten(0, 1))
         f0 = self.skip0(torch.cat([crop_time(e_ir[0], core, t), crop_time(e_vi[0], core, t)], 2).flatten(0, 1))
         delta = self.decoder(f2.flatten(0, 1), f1, f0)
         ycc_vi = rgb_to_ycbcr(crop_time(vi, r, t).flatten(0, 1))
         base = torch.cat([0.5 * (ycc_vi[:, :1] + crop_time(ir, r, t).flatten(0, 1)), ycc_vi[:, 1:]], 1)
-        rgb = ycbcr_to_rgb(base + delta).clamp(0, 1)[..., :h, :w].unflatten(0, (b, t))
-        if not aux:
-            return rgb
+        return ycbcr_to_rgb(base + delta).clamp(0, 1)
+
+    def _distillation_heads(self, branches: dict[str, torch.Tensor], b: int, n: int, t: int, h: int,
+                            w: int) -> dict[str, torch.Tensor]:
+        """Branch maps (B * (n - 4), C2, H'/4, W'/4) -> core-frame predictions (B, T, C_teacher, H/4, W/4)."""
         heads = {}
         for key, feat in branches.items():
-            core_feat = crop_time(feat.unflatten(0, (b, n - 4)), core, t).flatten(0, 1)
+            core_feat = crop_time(feat.unflatten(0, (b, n - 4)), self.first_core, t).flatten(0, 1)
             head = self.vis_head if key.startswith("vis") else self.sem_head
-            out = head(core_feat)
-            heads[key] = out[..., : -(-h // 4), : -(-w // 4)].unflatten(0, (b, t))
-        return rgb, heads
+            heads[key] = head(core_feat)[..., : -(-h // 4), : -(-w // 4)].unflatten(0, (b, t))
+        return heads

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from temcoco.errors import TemcocoError
 from temcoco.model.base import FusionMethod
-from temcoco.model.classical import ClassicalFusion
+from temcoco.model.classical import RULES, ClassicalFusion
 
-METHODS = ("temcoco", "average", "max", "laplacian")
+NETWORK = "temcoco"
+METHODS = (NETWORK, *RULES)
 
 
 def load_method(name: str, weights: str | None = None, device: str = "auto") -> FusionMethod:
@@ -17,10 +18,10 @@ def load_method(name: str, weights: str | None = None, device: str = "auto") -> 
         weights: safetensors file for the network (default: the shipped weights).
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``; classical methods ignore it.
     """
-    if name == "temcoco":
+    if name == NETWORK:
         from temcoco.model.inference import NetworkFusion
 
         return NetworkFusion.load(weights=weights, device=device)
-    if name in METHODS:
+    if name in RULES:
         return ClassicalFusion(name)
     raise TemcocoError(f"unknown method {name!r}: choose one of {', '.join(METHODS)}")

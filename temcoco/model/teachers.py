@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from temcoco.errors import TemcocoError
+
 log = logging.getLogger(__name__)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -121,8 +123,10 @@ def load_dino(source: str | None, dim: int) -> DinoTeacher | None:
     if (Path(source) / "hubconf.py").is_file():
         model = _load_dino_hub(Path(source), dim)
         return DinoTeacher(model) if model is not None else None
-    from transformers import Dinov2Model
-
+    try:
+        from transformers import Dinov2Model
+    except ImportError:
+        raise TemcocoError("a transformers DINOv2 teacher needs the train extra: pip install 'temcoco[train]'") from None
     try:
         model = Dinov2Model.from_pretrained(source, local_files_only=True)
     except (OSError, ValueError) as exc:

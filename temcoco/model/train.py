@@ -23,9 +23,11 @@ from pathlib import Path
 
 import torch
 
+from temcoco.device import resolve_device
 from temcoco.errors import TemcocoError
 from temcoco.model.checkpoint import load_network, load_optimizer, save_network, save_optimizer
-from temcoco.model.data import WindowSampler, default_data_root, load_clips
+from temcoco.devdata import DEV_DATA
+from temcoco.model.data import WindowSampler, load_clips
 from temcoco.model.degrade import DegradeConfig
 from temcoco.model.losses import FusionLoss, LossWeights
 from temcoco.model.network import CONFIGS, TemCoCoNet
@@ -64,24 +66,27 @@ class TrainConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> "TrainConfig":
-        """Top-level keys are fields; ``[loss]`` and ``[degrade]`` tables set those weights."""
+        """Top-level keys are fields; ``[loss]`` and ``[degrade]`` tables set those weights.
+
+        An unknown key at any level is a one-line error naming the key and the file.
+        """
         try:
             raw = tomllib.loads(Path(path).read_text())
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise TemcocoError(f"cannot read training config {path}: {exc}") from exc
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = set(raw) - known
-        if unknown:
-            raise TemcocoError(f"unknown training config keys in {path}: {', '.join(sorted(unknown))}")
-        loss = LossWeights(**raw.pop("loss", {}))
-        degrade = DegradeConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in raw.pop("degrade", {}).items()})
-        return cls(**raw, loss=loss, degrade=degrade)
+        loss = _from_table(LossWeights, raw.pop("loss", {}), f"[loss] of {path}")
+        degrade = _from_table(DegradeConfig, raw.pop("degrade", {}), f"[degrade] of {path}")
+        return _from_table(cls, {**raw, "loss": loss, "degrade": degrade}, str(path))
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+def _from_table(cls: type, table: dict, where: str):
+    """The dataclass ``cls`` from a TOML table (lists become tuples); unknown keys are an error."""
+    if not isinstance(table, dict):
+        raise TemcocoError(f"{where} must be a table")
+    unknown = sorted(set(table) - {f.name for f in dataclasses.fields(cls)})
+    if unknown:
+        raise TemcocoError(f"unknown key {unknown[0]!r} in {where}")
+    return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in table.items()})
 
 
 def _lr_factor(cfg: TrainConfig, step: int) -> float:
@@ -116,6 +121,35 @@ def _teachers(cfg: TrainConfig, net: TemCoCoNet, device: torch.device) -> Teache
     return t
 
 
+def _start(config: TrainConfig, resume: bool) -> tuple[TemCoCoNet, int, Path | None]:
+    """The network to train, the step it is at and the checkpoint it was resumed from."""
+    out = Path(config.out_dir)
+    ckpt = _latest_checkpoint(out) if resume else None
+    if ckpt is not None:
+        return load_network(ckpt / "model.safetensors"), json.loads((ckpt / "state.json").read_text())["step"], ckpt
+    if config.init_weights:
+        return load_network(Path(config.init_weights)), 0, None
+    if config.network not in CONFIGS:
+        raise TemcocoError(f"unknown network configuration {config.network!r}: choose {', '.join(CONFIGS)}")
+    return TemCoCoNet(CONFIGS[config.network]), 0, None
+
+
+def _log_step(logf, config: TrainConfig, terms: dict, lr: float, step: int, start: int, elapsed: float) -> None:
+    """Append the step's loss terms to losses.jsonl and print a progress line."""
+    row = {"step": step, "time_s": round(elapsed, 1), "lr": lr}
+    row.update({k: round(float(v.detach()), 5) for k, v in terms.items()})
+    logf.write(json.dumps(row) + "\n")
+    logf.flush()
+    rate = elapsed / (step - start)
+    print(
+        f"step {step}/{config.steps} loss {row['total']:.4f} "
+        + " ".join(f"{k} {v:.3f}" for k, v in row.items() if k not in ("step", "time_s", "lr", "total"))
+        + f" | {rate:.2f} s/step, eta {rate * (config.steps - step) / 60:.1f} min",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
 def train(config: TrainConfig, resume: bool = False, teachers: Teachers | None = None) -> Path:
     """Train (or resume) and return the path of the final weights file.
 
@@ -123,29 +157,19 @@ def train(config: TrainConfig, resume: bool = False, teachers: Teachers | None =
     """
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
-    device = _device(config.device)
+    device = resolve_device(config.device)
     out = Path(config.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
-
-    ckpt = _latest_checkpoint(out) if resume else None
-    if ckpt is not None:
-        net, start = load_network(ckpt / "model.safetensors"), json.loads((ckpt / "state.json").read_text())["step"]
-    elif config.init_weights:
-        net, start = load_network(Path(config.init_weights)), 0
-    else:
-        if config.network not in CONFIGS:
-            raise TemcocoError(f"unknown network configuration {config.network!r}: choose {', '.join(CONFIGS)}")
-        net, start = TemCoCoNet(CONFIGS[config.network]), 0
+    net, start, ckpt = _start(config, resume)
     net.to(device)
     opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
     if ckpt is not None:
         load_optimizer(opt, ckpt / "optimizer.safetensors")
         log.info("resumed from %s (step %d)", ckpt, start)
     teachers = teachers if teachers is not None else _teachers(config, net, device)
-
     r = net.temporal_radius
-    clips = load_clips(Path(config.data_root) if config.data_root else default_data_root())
+    clips = load_clips(Path(config.data_root) if config.data_root else DEV_DATA)
     sampler = WindowSampler(
         clips, config.core_frames + 2 * r, config.crop, config.real_prob, config.degrade, config.seed + start
     )
@@ -169,18 +193,7 @@ def train(config: TrainConfig, resume: bool = False, teachers: Teachers | None =
             step += 1
             elapsed = time.time() - t0
             if step % config.log_every == 0 or step == config.steps:
-                row = {"step": step, "time_s": round(elapsed, 1), "lr": opt.param_groups[0]["lr"]}
-                row.update({k: round(float(v.detach()), 5) for k, v in terms.items()})
-                logf.write(json.dumps(row) + "\n")
-                logf.flush()
-                rate = elapsed / (step - start)
-                print(
-                    f"step {step}/{config.steps} loss {row['total']:.4f} "
-                    + " ".join(f"{k} {v:.3f}" for k, v in row.items() if k not in ("step", "time_s", "lr", "total"))
-                    + f" | {rate:.2f} s/step, eta {rate * (config.steps - step) / 60:.1f} min",
-                    file=sys.stderr,
-                    flush=True,
-                )
+                _log_step(logf, config, terms, opt.param_groups[0]["lr"], step, start, elapsed)
             out_of_time = config.max_minutes > 0 and elapsed > 60 * config.max_minutes
             if step % config.ckpt_every == 0 or step == config.steps or out_of_time:
                 _save_checkpoint(out, net, opt, step, config.keep_checkpoints)

@@ -19,7 +19,7 @@ from pyarrow.fs import FSSpecHandler, PyFileSystem
 from temcoco.errors import StorageError, TemcocoError
 from temcoco.storage.fs import filesystem, join
 
-METRIC_NAMES = (
+METRIC_COLUMNS = (  # the metric suite's columns (temcoco.metrics fills them)
     "EN", "SD", "SF", "AG", "MI", "CC", "SCD", "VIF", "Qabf", "Nabf", "SSIM", "MS_SSIM", "PSNR",
     "flowD", "feaCD", "BiSWE", "ref_PSNR", "ref_SSIM", "flowD_seam", "flowD_inner",
 )
@@ -41,7 +41,7 @@ SCHEMA = pa.schema(
         ("fps", pa.float64()),
         ("seconds", pa.float64()),
         ("flow_method", pa.string()),
-        *[(name, pa.float64()) for name in METRIC_NAMES],
+        *[(name, pa.float64()) for name in METRIC_COLUMNS],
         ("finished_at", pa.timestamp("us", tz="UTC")),
     ]
 )

@@ -127,11 +127,6 @@ def iter_frames(url: str, channels: int, storage_options: dict | None = None) ->
             yield from _video_frames(fs, path, url, channels)
 
 
-def read_video(url: str, storage_options: dict | None = None) -> np.ndarray:
-    """The whole video as (T, H, W, 3) uint8 RGB. Holds every frame: for tests and small files only."""
-    return np.stack([frame.image for frame in iter_frames(url, 3, storage_options)])
-
-
 @contextmanager
 def _read_errors(url: str) -> Iterator[None]:
     """Storage failures as user-facing errors: a vanished path is the clip's problem, the rest the store's."""

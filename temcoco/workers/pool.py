@@ -1,8 +1,9 @@
 """A pool of Ray fusion actors that many clip threads share.
 
-Work is handed to an idle actor (each actor takes at most ``depth`` calls at once, so the
-next call is queued when the current one finishes); actors are restarted by Ray when
-their process dies, and the interrupted call is retried (all stages are idempotent).
+Each stage is a typed method of :class:`WorkerPool` returning a future. Work is handed to an
+idle actor (each actor takes at most ``depth`` calls at once, so the next call is queued when
+the current one finishes); actors are restarted by Ray when their process dies, and the
+interrupted call is retried (all stages are idempotent).
 """
 
 from __future__ import annotations
@@ -11,20 +12,19 @@ import logging
 import os
 import queue
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass
 
 import ray
 
 from temcoco.errors import TemcocoError
-from temcoco.workers.actor import FusionWorker, WorkerConfig
-
-
-@dataclass(frozen=True)
-class PoolConfig:
-    workers: int = 1
-    cpus_per_worker: int = 1
-    ray_address: str | None = None
+from temcoco.job import JobConfig
+from temcoco.overlap import ChunkSpec
+from temcoco.storage.archive import ClipSource
+from temcoco.storage.layout import ClipLayout
+from temcoco.workers.actor import FusionWorker, MethodInfo
+from temcoco.workers.stages import Ingested
 
 
 def connect(address: str | None, cpus_needed: int) -> None:
@@ -56,61 +56,74 @@ class ActorResources:
     device: str
 
 
-def actor_resources(cluster: dict[str, float], pool: PoolConfig, device: str = "auto") -> ActorResources:
+def actor_resources(cluster: dict[str, float], job: JobConfig) -> ActorResources:
     """The selection rule: one GPU per actor when the cluster has GPUs (and the user did not ask
     for the CPU), else CPU actors; each actor also takes ``cpus_per_worker`` CPUs.
 
     Raises TemcocoError when CPU actors cannot all fit, since Ray would wait for them forever.
     """
-    gpus = 1 if cluster.get("GPU", 0) >= 1 and device != "cpu" else 0
-    if device == "cuda" and not gpus:
+    gpus = 1 if cluster.get("GPU", 0) >= 1 and job.device != "cpu" else 0
+    if job.device == "cuda" and not gpus:
         raise TemcocoError("--device cuda was asked for but the Ray cluster has no GPU")
-    needed = pool.workers * pool.cpus_per_worker
+    needed = job.workers * job.cpus_per_worker
     if not gpus and needed > cluster.get("CPU", 0):
-        raise TemcocoError(f"--workers {pool.workers} x --cpus-per-worker {pool.cpus_per_worker} needs {needed} CPUs; "
+        raise TemcocoError(f"--workers {job.workers} x --cpus-per-worker {job.cpus_per_worker} needs {needed} CPUs; "
                            f"the Ray cluster has {cluster.get('CPU', 0):g}")
-    return ActorResources(pool.cpus_per_worker, gpus, "cuda" if gpus else "cpu")
+    return ActorResources(job.cpus_per_worker, gpus, "cuda" if gpus else "cpu")
 
 
 class WorkerPool:
-    """N :class:`FusionWorker` actors; ``call(name, *args)`` runs a method on the next idle one."""
+    """``job.workers`` :class:`FusionWorker` actors; each stage method runs on the next idle one."""
 
-    def __init__(self, pool: PoolConfig, worker: WorkerConfig, depth: int = 2) -> None:
-        connect(pool.ray_address, pool.workers * pool.cpus_per_worker)
-        resources = actor_resources(ray.cluster_resources(), pool, worker.device)
+    def __init__(self, job: JobConfig, depth: int = 2) -> None:
+        connect(job.ray_address, job.workers * job.cpus_per_worker)
+        resources = actor_resources(ray.cluster_resources(), job)
         actor_cls = ray.remote(FusionWorker).options(
             num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, max_restarts=-1, max_task_retries=-1,
             runtime_env={"env_vars": forwarded_environment()},
         )
-        config = WorkerConfig(worker.method, worker.weights, resources.device, pool.cpus_per_worker,
-                              worker.storage_options)
-        self.actors = [actor_cls.remote(config) for _ in range(pool.workers)]
-        self._calls_done: Counter = Counter()
-        self._idle: queue.Queue = queue.Queue()
+        self.actors = [actor_cls.remote(job, resources.device) for _ in range(job.workers)]
+        self._calls_done: Counter = Counter()  # (actor index, stage) -> completed calls
+        self._idle: queue.Queue[int] = queue.Queue()
         for _ in range(depth):
-            for actor in self.actors:
-                self._idle.put(actor)
+            for index in range(len(self.actors)):
+                self._idle.put(index)
 
-    def call(self, name: str, *args) -> Future:
-        """Run ``FusionWorker.<name>(*args)`` on an idle actor; blocks while all are busy."""
-        actor = self._idle.get()
-        future = getattr(actor, name).remote(*args).future()
+    def describe(self) -> Future[MethodInfo]:
+        return self._run("describe", lambda a: a.describe.remote())
+
+    def fingerprint(self, source: ClipSource) -> Future[str]:
+        return self._run("fingerprint", lambda a: a.fingerprint.remote(source))
+
+    def ingest(self, source: ClipSource, layout: ClipLayout, fingerprint: str) -> Future[Ingested]:
+        return self._run("ingest", lambda a: a.ingest.remote(source, layout, fingerprint))
+
+    def fuse_chunk(self, layout: ClipLayout, spec: ChunkSpec) -> Future[int]:
+        return self._run("fuse_chunk", lambda a: a.fuse_chunk.remote(layout, spec))
+
+    def finish(self, layout: ClipLayout, ingested: Ingested) -> Future[dict]:
+        return self._run("finish", lambda a: a.finish.remote(layout, ingested))
+
+    def _run(self, stage: str, call: Callable[[ray.actor.ActorHandle], ray.ObjectRef]) -> Future:
+        """``call(actor)`` on an idle actor; blocks while all are busy."""
+        index = self._idle.get()
+        future = call(self.actors[index]).future()
 
         def done(f: Future) -> None:
-            self._idle.put(actor)
+            self._idle.put(index)
             if not f.cancelled() and f.exception() is None:
-                self._calls_done[(actor._actor_id.hex(), name)] += 1
+                self._calls_done[(index, stage)] += 1
 
         future.add_done_callback(done)
         return future
 
     def work_by_node(self) -> dict[str, dict[str, int]]:
         """Completed calls per Ray node and stage, e.g. {node_id: {"fuse_chunk": 12, ...}}."""
-        nodes = {a._actor_id.hex(): w["node_id"] for a, w in zip(self.actors, self.where())}
+        nodes = [w["node_id"] for w in self.where()]
         out: dict[str, dict[str, int]] = {}
-        for (actor, name), n in sorted(self._calls_done.items()):
-            stage = out.setdefault(nodes.get(actor, "unknown"), {})
-            stage[name] = stage.get(name, 0) + n
+        for (index, stage), n in sorted(self._calls_done.items()):
+            per_stage = out.setdefault(nodes[index], {})
+            per_stage[stage] = per_stage.get(stage, 0) + n
         return out
 
     def where(self) -> list[dict]:

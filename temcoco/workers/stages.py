@@ -17,8 +17,8 @@ from zarr.errors import ContainsArrayError
 
 from temcoco.errors import ClipError
 from temcoco.model.base import FusionMethod
+from temcoco.overlap import ChunkSpec, fuse_window, gather, plan_chunks
 from temcoco.storage.archive import ClipSource
-from temcoco.storage.chunks import ChunkSpec, plan_chunks, replicate_edges
 from temcoco.storage.frames import create_frames, create_inputs, open_frames, open_inputs, read_window
 from temcoco.storage.fs import filesystem, read_json, write_json
 from temcoco.storage.layout import ClipLayout
@@ -68,7 +68,7 @@ def ingest(source: ClipSource, layout: ClipLayout, fingerprint: str, chunk: int,
         return Ingested(**done)
     began = time.perf_counter()
     info = probe_pair(source.ir, source.vi, storage_options)
-    group = create_inputs(layout.inputs, info.height, info.width, chunk, storage_options)
+    group = create_inputs(layout.staged_inputs, info.height, info.width, chunk, storage_options)
     stats = PairStats(0, 0, 0, "")
     block_ir, block_vi = [], []
 
@@ -94,21 +94,21 @@ def ingest(source: ClipSource, layout: ClipLayout, fingerprint: str, chunk: int,
     return result
 
 
-def prepare_output(layout: ClipLayout, ingested: Ingested, version: str,
+def prepare_output(layout: ClipLayout, ingested: Ingested, version: str, depth: int,
                    storage_options: dict | None = None) -> list[ChunkSpec]:
     """Create the fused array, or keep one made for the same inputs and model version (by an
-    interrupted or concurrent job), and plan its chunks.
+    interrupted or concurrent job), and plan its chunks with ``depth`` halo frames.
 
     Returns the chunks still to fuse: those without a commit marker.
     """
     identity = {"fingerprint": ingested.fingerprint, "model_version": version, "chunk": ingested.chunk}
     shape = (ingested.frames, ingested.height, ingested.width, 3)
-    fs, commits = filesystem(layout.commits, storage_options)
+    fs, commits = filesystem(layout.chunk_commits, storage_options)
 
     def existing() -> bool | None:
         """True: a matching array exists; False: another one exists; None: none exists."""
         try:
-            array = open_frames(layout.fused, storage_options)
+            array = open_frames(layout.fused_frames, storage_options)
         except (FileNotFoundError, KeyError, ValueError):
             return None
         return array.shape == shape and {k: array.attrs.get(k) for k in identity} == identity
@@ -116,32 +116,28 @@ def prepare_output(layout: ClipLayout, ingested: Ingested, version: str,
     state = existing()
     if state is None:
         try:  # never overwrite here: a concurrent job may have created it and be writing chunks
-            create_frames(layout.fused, shape, ingested.chunk, storage_options, attributes=identity, overwrite=False)
+            create_frames(layout.fused_frames, shape, ingested.chunk, storage_options, attributes=identity, overwrite=False)
         except ContainsArrayError:
             state = existing()
     if state is False:  # made for other inputs or another model: replace it and forget its commits
         if fs.exists(commits):
             fs.rm(commits, recursive=True)
-        create_frames(layout.fused, shape, ingested.chunk, storage_options, attributes=identity)
+        create_frames(layout.fused_frames, shape, ingested.chunk, storage_options, attributes=identity)
     done = {int(posixpath.basename(p)) for p in fs.ls(commits, detail=False)} if fs.exists(commits) else set()
-    return [s for s in plan_chunks(ingested.frames, ingested.chunk, 0) if s.start not in done]
+    return [s for s in plan_chunks(ingested.frames, ingested.chunk, depth) if s.start not in done]
 
 
 def fuse_chunk(layout: ClipLayout, spec: ChunkSpec, method: FusionMethod,
                storage_options: dict | None = None) -> int:
-    """Fuse core frames [spec.start, spec.stop) with the method's halo; returns frames written (0: already done)."""
+    """Fuse core frames [spec.start, spec.stop) with the spec's halo; returns frames written (0: already done)."""
     marker = layout.commit_marker(spec.start)
     fs, path = filesystem(marker, storage_options)
     if fs.exists(path):
         return 0
-    spec = ChunkSpec(spec.index, spec.start, spec.stop, method.temporal_radius, spec.frames)
-    inputs = open_inputs(layout.inputs, storage_options)
-    ir = replicate_edges(read_window(inputs["ir"], spec.read_start, spec.read_stop), spec.pad)
-    vi = replicate_edges(read_window(inputs["vi"], spec.read_start, spec.read_stop), spec.pad)
-    fused = method.fuse(ir, vi)
-    if fused.shape != (spec.stop - spec.start, *vi.shape[1:3], 3):
-        raise RuntimeError(f"method {method.name} returned {fused.shape} for core frames {spec.start}:{spec.stop}")
-    open_frames(layout.fused, storage_options, mode="r+")[spec.start : spec.stop] = fused
+    inputs = open_inputs(layout.staged_inputs, storage_options)
+    ir, vi = (gather(lambda lo, hi, a=inputs[name]: read_window(a, lo, hi), spec) for name in ("ir", "vi"))
+    fused = fuse_window(method, spec, ir, vi)
+    open_frames(layout.fused_frames, storage_options, mode="r+")[spec.start : spec.stop] = fused
     write_json(marker, {"start": spec.start, "stop": spec.stop}, storage_options)
     return spec.stop - spec.start
 
@@ -157,11 +153,11 @@ def finish(layout: ClipLayout, ingested: Ingested, storage_options: dict | None 
     from temcoco.storage.video import VideoWriter
 
     began = time.perf_counter()
-    inputs = open_inputs(layout.inputs, storage_options)
-    fused = open_frames(layout.fused, storage_options)
+    inputs = open_inputs(layout.staged_inputs, storage_options)
+    fused = open_frames(layout.fused_frames, storage_options)
     metrics = ClipMetrics()
     shown, strips = set(moments(ingested.frames)), []
-    with VideoWriter(layout.video, ingested.fps, storage_options) as writer:
+    with VideoWriter(layout.fused_video, ingested.fps, storage_options) as writer:
         for spec in plan_chunks(ingested.frames, ingested.chunk, 0):
             f = read_window(fused, spec.start, spec.stop)
             ir = read_window(inputs["ir"], spec.start, spec.stop)

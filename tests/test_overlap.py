@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from temcoco.storage.chunks import iter_windows, plan_chunks, replicate_edges
+from temcoco.overlap import gather, plan_chunks, replicate_edges, stream_windows
 
 
 def test_plan_covers_every_frame_once_and_aligns_to_chunks():
@@ -23,9 +23,9 @@ def test_halo_is_replicated_at_true_ends_only():
 @pytest.mark.parametrize("halo", [0, 1, 4])
 def test_streamed_windows_equal_planned_windows(frames, chunk, halo):
     x = np.arange(frames)
-    planned = [(s.start, s.stop, replicate_edges(x[s.read_start:s.read_stop], s.pad).tolist())
-               for s in plan_chunks(frames, chunk, halo)]
-    streamed = [(a, b, w[0].tolist()) for a, b, w in iter_windows(((np.array(i),) for i in range(frames)), chunk, halo)]
+    planned = [(s.start, s.stop, gather(lambda lo, hi: x[lo:hi], s).tolist()) for s in plan_chunks(frames, chunk, halo)]
+    streamed = [(s.start, s.stop, w[0].tolist())
+                for s, w in stream_windows(((np.array(i),) for i in range(frames)), chunk, halo)]
     assert streamed == planned
 
 
@@ -38,8 +38,8 @@ def test_streamed_windows_hold_bounded_frames():
             yield (np.array(i),)
 
     consumed_at = []
-    for start, stop, _ in iter_windows(frames(), 10, 2):
-        consumed_at.append(len(held) - start)
+    for spec, _ in stream_windows(frames(), 10, 2):
+        consumed_at.append(len(held) - spec.start)
     assert max(consumed_at) <= 10 + 2 + 1
 
 

@@ -1,0 +1,72 @@
+"""One job object: `submit` and `schedule` build the same JobConfig from the same options, and a
+deployment hands it to the flow unchanged."""
+
+from dataclasses import replace
+
+import pytest
+from typer.testing import CliRunner
+
+from temcoco import cli
+from temcoco.errors import TemcocoError
+from temcoco.job import JobConfig
+
+FULL = ["s3://bucket/archive", "--out", "s3://bucket/out", "--workers", "3", "--cpus-per-worker", "2",
+        "--ray-address", "ray://head:10001", "--method", "laplacian", "--weights", "/models/tuned.safetensors",
+        "--chunk", "16", "--device", "cpu", "--storage-options", '{"anon": false}', "--quiet"]
+EXPECTED = JobConfig(archive="s3://bucket/archive", out="s3://bucket/out", workers=3, cpus_per_worker=2,
+                     ray_address="ray://head:10001", method="laplacian", weights="/models/tuned.safetensors",
+                     chunk=16, device="cpu", storage_options={"anon": False})
+
+
+def captured_job(monkeypatch, command: str, args: list[str]) -> JobConfig:
+    """The JobConfig that `temcoco <command> <args>` hands on (submit: to the flow; schedule: to Prefect,
+    validated back into the flow's parameter the way a deployment run does)."""
+    import temcoco.flows.fuse_archive as flow_module
+    import temcoco.flows.schedule as schedule_module
+
+    seen, real_flow = {}, flow_module.fuse_archive
+
+    def fake_flow(job):
+        seen["job"] = job
+        return {"job_id": "x", "ok": 0, "failed": 0, "skipped": 0, "clips": 0, "frames": 0, "seconds": 0.0,
+                "method": job.method, "model_version": "v", "failures": {}}
+
+    def fake_serve(deployment):
+        seen["job"] = real_flow.validate_parameters(deployment.parameters)["job"]
+
+    monkeypatch.setattr(flow_module, "fuse_archive", fake_flow)
+    monkeypatch.setattr(schedule_module, "serve", fake_serve)
+    result = CliRunner().invoke(cli.app, [command, *args], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return seen["job"]
+
+
+def test_submit_builds_the_job_from_every_option(monkeypatch):
+    assert captured_job(monkeypatch, "submit", FULL) == EXPECTED
+
+
+def test_schedule_runs_the_same_job_as_submit(monkeypatch, prefect_harness):
+    scheduled = captured_job(monkeypatch, "schedule", [*FULL, "--cron", "0 3 * * *"])
+    assert scheduled == replace(captured_job(monkeypatch, "submit", FULL), incremental=True)
+
+
+def test_deployment_keeps_the_cron_and_refuses_fixed_job_ids(prefect_harness):
+    from temcoco.flows.schedule import nightly_deployment
+
+    deployment = nightly_deployment(EXPECTED, "0 2 * * *")
+    assert deployment.schedules[0].schedule.cron == "0 2 * * *"
+    with pytest.raises(TemcocoError, match="invalid --cron"):
+        nightly_deployment(EXPECTED, "every night")
+    with pytest.raises(TemcocoError, match="new job id"):
+        nightly_deployment(replace(EXPECTED, job_id="fixed"), "0 2 * * *")
+
+
+@pytest.mark.parametrize("options, words", [
+    ({"chunk": 0}, "--chunk must be at least 1"),
+    ({"workers": 0}, "--workers must be at least 1"),
+    ({"method": "nope"}, "unknown method"),
+    ({"device": "tpu"}, "unknown device"),
+])
+def test_bad_settings_are_one_line_errors(options, words):
+    with pytest.raises(TemcocoError, match=words):
+        JobConfig("a", "o", **options)
