@@ -100,6 +100,7 @@ def job_options(
     incremental: Annotated[bool, typer.Option(help="skip clips already fused with the same inputs and model")] = False,
     device: Device = "auto",
     storage_options: StorageOptions = None,
+    keep_staging: Annotated[bool, typer.Option(help="keep the staged inputs of failed clips")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display (for cron)")] = False,
 ) -> tuple[JobConfig, bool]:
     """The options of every command that runs a job: the job, and whether to stay quiet."""
@@ -107,7 +108,8 @@ def job_options(
 
     return JobConfig(archive=archive, out=out_, job_id=job_id, method=method, weights=weights, workers=workers,
                      cpus_per_worker=cpus_per_worker, chunk=chunk, ray_address=ray_address, incremental=incremental,
-                     device=device, storage_options=parse_storage_options(storage_options)), quiet
+                     device=device, storage_options=parse_storage_options(storage_options),
+                     keep_staging=keep_staging), quiet
 
 
 def job_command(command):
@@ -142,7 +144,7 @@ def submit(job: JobConfig, quiet: bool) -> None:
     for clip, reason in summary["failures"].items():
         out.print(f"  failed {clip}: {reason}")
     root = job.out.rstrip("/")
-    out.print(f"videos: {root}/fused/  report: {root}/reports/{summary['job_id']}.html  "
+    out.print(f"videos: {root}/fused/{summary['model_version']}/  report: {root}/reports/{summary['job_id']}.html  "
               f"metrics: temcoco metrics {job.out}")
     raise typer.Exit(3 if summary["failed"] else 0)
 
@@ -272,6 +274,22 @@ def report(
 
     url = render(out_, job, parse_storage_options(storage_options))
     out.print(url)
+
+
+@app.command()
+def gc(
+    out_: Annotated[str, typer.Argument(metavar="OUT", help="output location of submit")],
+    min_age: Annotated[float, typer.Option(min=0, help="while a job runs, keep temp files younger than this (hours)")] = 24,
+    storage_options: StorageOptions = None,
+) -> None:
+    """Remove staging of jobs no longer running and temp files that killed runs left; print what was freed."""
+    from temcoco.storage.fs import parse_storage_options
+    from temcoco.storage.gc import collect
+
+    done = collect(out_, parse_storage_options(storage_options), min_age * 3600)
+    for url in done.removed:
+        out.print(f"removed {url}")
+    out.print(f"freed {done.freed / 1e6:.1f} MB in {len(done.removed)} places")
 
 
 @app.command()

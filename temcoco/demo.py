@@ -88,7 +88,7 @@ def main() -> int:
                      "SELECT clip_id, status, frames, round(seconds, 1) AS seconds, round(EN, 2) AS EN, "
                      "round(SSIM, 3) AS SSIM, round(VIF, 3) AS VIF, round(Qabf, 3) AS Qabf, round(flowD, 2) AS flowD "
                      "FROM metrics WHERE job_id = 'demo' ORDER BY clip_id"])
-    print(f"fused videos: {out / 'fused'}")
+    print(f"fused videos: {out / 'fused'}/<model version>/")
     return code
 
 

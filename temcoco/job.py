@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from temcoco.device import DEVICES
 from temcoco.errors import TemcocoError
 from temcoco.model.registry import METHODS
+from temcoco.storage.keys import check_job_id
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class JobConfig:
     incremental: bool = False  # skip clips fused before with the same inputs and model
     device: str = "auto"
     storage_options: dict = field(default_factory=dict)  # fsspec options
+    keep_staging: bool = False  # keep the staged inputs of failed clips (for debugging)
 
     def __post_init__(self) -> None:
         for name in ("chunk", "workers", "cpus_per_worker"):
@@ -37,6 +39,8 @@ class JobConfig:
             raise TemcocoError(f"unknown method {self.method!r}: choose one of {', '.join(METHODS)}")
         if self.device not in DEVICES:
             raise TemcocoError(f"unknown device {self.device!r}: choose {', '.join(DEVICES)}")
+        if self.job_id is not None:
+            check_job_id(self.job_id)
 
 
 def new_job_id() -> str:

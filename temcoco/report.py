@@ -10,10 +10,11 @@ from __future__ import annotations
 import html
 import math
 import posixpath
+from urllib.parse import quote
 
 from temcoco.errors import TemcocoError
 from temcoco.storage import results
-from temcoco.storage.fs import filesystem, join, read_json
+from temcoco.storage.fs import join, read_json, write_bytes
 from temcoco.storage.layout import ClipLayout
 
 SHOWN = ("frames", "seconds", "EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM", "PSNR", "flowD", "feaCD",
@@ -58,7 +59,8 @@ def render(out: str, job_id: str, storage_options: dict | None = None) -> str:
     if ok:
         parts.append("<h2>Clip metrics</h2>" + _table(ok))
     for r in ok:
-        parts.append(_clip(r, read_json(ClipLayout(out, r["clip_id"], job_id).preview, storage_options)))
+        preview = read_json(ClipLayout(out, r["clip_id"], job_id, r["model_version"]).preview, storage_options)
+        parts.append(_clip(r, preview, _video_link(out, r.get("video"))))
     failed = [r for r in rows if r["status"] == "failed"]
     if failed:
         parts.append('<h2>Failed clips</h2><table class="failed"><tr><th>clip</th><th>reason</th></tr>' + "".join(
@@ -70,10 +72,16 @@ def render(out: str, job_id: str, storage_options: dict | None = None) -> str:
             f"<li>{html.escape(r['clip_id'])}: {html.escape(r['note'] or '')}</li>" for r in skipped) + "</ul>")
     page = _PAGE.format(title=html.escape(f"temcoco job {job_id}"), body="\n".join(parts))
     url = join(out, "reports", f"{job_id}.html")
-    fs, path = filesystem(url, storage_options)
-    fs.makedirs(posixpath.dirname(path), exist_ok=True)
-    fs.pipe_file(path, page.encode())
+    write_bytes(url, page.encode(), storage_options)
     return url
+
+
+def _video_link(out: str, video: str | None) -> str:
+    """The row's video as a link relative to OUT/reports/ (so the report works wherever OUT is copied)."""
+    if not video:
+        return ""
+    rel = posixpath.relpath(video, out.rstrip("/")) if video.startswith(out.rstrip("/") + "/") else video
+    return quote("../" + rel if rel != video else video, safe="/:")
 
 
 def _summary(s: dict) -> str:
@@ -95,9 +103,9 @@ def _table(rows: list[dict]) -> str:
     return f'<table class="metrics"><tr>{head}</tr>{body}</table>'
 
 
-def _clip(row: dict, preview: dict | None) -> str:
+def _clip(row: dict, preview: dict | None, link: str) -> str:
     name = html.escape(row["clip_id"])
-    video = html.escape(f"../fused/{row['clip_id']}.mp4", quote=True)
+    video = html.escape(link, quote=True)
     out = [f'<section class="clip"><h2>{name}</h2>'
            f'<p class="small">{row["frames"]} frames, {row["width"]}×{row["height"]} @ {_fmt(row["fps"])} fps · '
            f'<a href="{video}">fused video</a>{" · " + html.escape(row["note"]) if row.get("note") else ""}</p>']

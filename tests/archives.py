@@ -69,3 +69,11 @@ def add_bad_clips(root: Path) -> dict[str, str]:
     data = (root / "vi" / "trunc.mp4").read_bytes()
     (root / "vi" / "trunc.mp4").write_bytes(data[: len(data) // 3])
     return {"orphan": "partner", "empty": "empty", "text": "video", "trunc": "video"}
+
+
+def outputs(out: Path, clip_id: str, variant: str) -> tuple[Path, Path]:
+    """(fused video, fused zarr) of a clip under OUT, as DESIGN.md lays them out."""
+    from temcoco.storage.layout import ClipLayout
+
+    layout = ClipLayout(str(out), clip_id, "-", variant)
+    return Path(layout.fused_video), Path(layout.fused_frames)

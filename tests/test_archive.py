@@ -2,6 +2,7 @@ from pathlib import Path
 
 import pytest
 
+from temcoco.storage.layout import ClipLayout
 from temcoco.errors import TemcocoError
 from temcoco.storage.archive import discover
 
@@ -40,7 +41,7 @@ def test_orphans_ambiguity_and_unsupported_files_are_failed_clips(tmp_path):
     assert "unsupported file type" in clips["notes"]
 
 
-def test_manifest_rejects_escaping_ids_and_paths(tmp_path):
+def test_manifest_rejects_escaping_paths_and_keeps_ids_inside_out(tmp_path):
     (tmp_path / "manifest.csv").write_text(
         "clip_id,ir,vi\n"
         "good,a/ir.mp4,a/vi.mp4\n"
@@ -50,7 +51,8 @@ def test_manifest_rejects_escaping_ids_and_paths(tmp_path):
     )
     clips = {c.clip_id: c for c in discover(str(tmp_path))}
     assert clips["good"].error is None and clips["good"].ir == f"{tmp_path}/a/ir.mp4"
-    assert "escape the output folder" in clips["../x"].error
+    assert clips["../x"].error is None  # any string is a clip id; its storage key stays inside OUT
+    assert ClipLayout(str(tmp_path / "out"), "../x", "j", "v").fused_video == f"{tmp_path}/out/fused/v/%2E.%2Fx.mp4"
     assert "outside the archive" in clips["outside"].error
     assert clips["absolute"].error is None and clips["absolute"].vi == "s3://bucket/vi.mp4"
 

@@ -81,6 +81,7 @@ def test_user_mistakes_are_one_line_errors(pair, tmp_path):
          "unknown method"),
         (["metrics", str(tmp_path)], "no metrics table"),
         (["submit", str(tmp_path / "no-archive"), "--out", str(tmp_path / "o"), "--method", "average"], "does not exist"),
+        (["submit", str(tmp_path), "--out", str(tmp_path / "o"), "--job-id", "../x"], "invalid --job-id"),
     ]
     for args, words in cases:
         p = temcoco(*args)

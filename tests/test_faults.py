@@ -12,7 +12,7 @@ import numpy as np
 import psutil
 import pytest
 
-from tests.archives import good_archive
+from tests.archives import good_archive, outputs
 from temcoco.storage.frames import open_frames
 from temcoco.storage.results import query
 from tests.media import read_video
@@ -43,12 +43,12 @@ def reference(archive, tmp_path_factory, ray_cluster, prefect_harness):
     out = tmp_path_factory.mktemp("reference")
     summary = fuse_archive(JobConfig(str(archive), str(out), job_id="ref", method="laplacian", workers=2, chunk=2))
     assert summary["ok"] == len(CLIPS)
-    return {c: read_video(str(out / "fused" / f"{c}.mp4")) for c in CLIPS}
+    return {c: read_video(str(outputs(out, c, "laplacian-1")[0])) for c in CLIPS}
 
 
 def assert_same_results(out: Path, reference: dict, job_id: str) -> None:
     for clip, frames in reference.items():
-        assert np.array_equal(read_video(str(out / "fused" / f"{clip}.mp4")), frames), clip
+        assert np.array_equal(read_video(str(outputs(out, clip, "laplacian-1")[0])), frames), clip
     rows = query(str(out), f"SELECT clip_id, status FROM metrics WHERE job_id = '{job_id}'").to_pylist()
     assert sorted(r["clip_id"] for r in rows) == sorted(CLIPS)  # exactly one row per clip
     assert all(r["status"] == "ok" for r in rows)
@@ -84,17 +84,36 @@ def test_killed_driver_resumes_from_committed_chunks(archive, reference, tmp_pat
            "--method", "laplacian", "--chunk", "2", "--quiet"]
     driver = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 180
-    while time.time() < deadline and len(list(tmp_path.glob("frames/*.commits/*"))) < 8:
+    while time.time() < deadline and len(list(tmp_path.glob("frames/*/*.commits/*"))) < 8:
         assert driver.poll() is None, "the job ended before it could be interrupted"
         time.sleep(0.05)
     os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray cluster it started
     driver.wait()
-    committed = {p: p.stat().st_mtime_ns for p in tmp_path.glob("frames/*.commits/*")}
+    committed = {p: p.stat().st_mtime_ns for p in tmp_path.glob("frames/*/*.commits/*")}
     assert committed, "nothing was committed before the kill"
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
     assert all(p.stat().st_mtime_ns == t for p, t in committed.items()), "committed chunks were recomputed"
     assert_same_results(tmp_path, reference, "resumed")
+
+
+def test_driver_killed_at_random_points_then_rerun_gives_identical_frames(archive, reference, tmp_path):
+    """SIGKILL the whole job (driver and its local Ray) at random moments, twice, then let it finish."""
+    import random
+
+    cmd = [sys.executable, "-m", "temcoco.cli", "submit", str(archive), "--out", str(tmp_path), "--job-id", "random",
+           "--method", "laplacian", "--chunk", "2", "--quiet"]
+    rng = random.Random(int(os.environ.get("TEMCOCO_TEST_SEED", "11")))
+    for _ in range(2):
+        driver = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            driver.wait(timeout=rng.uniform(8.0, 30.0))
+        except subprocess.TimeoutExpired:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert_same_results(tmp_path, reference, "random")
 
 
 def test_two_jobs_on_one_output_do_not_corrupt_each_other(archive, reference, tmp_path):
@@ -106,4 +125,4 @@ def test_two_jobs_on_one_output_do_not_corrupt_each_other(archive, reference, tm
     for job in ("a", "b"):
         assert_same_results(tmp_path, reference, job)
     for clip in CLIPS:
-        assert open_frames(str(tmp_path / "frames" / f"{clip}.zarr")).shape[0] == 30
+        assert open_frames(str(outputs(tmp_path, clip, "laplacian-1")[1])).shape[0] == 30

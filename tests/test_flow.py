@@ -5,7 +5,7 @@ import json
 import numpy as np
 import pytest
 
-from tests.archives import add_bad_clips, good_archive
+from tests.archives import add_bad_clips, good_archive, outputs
 from temcoco.storage.frames import open_frames
 from temcoco.storage.results import query
 from tests.media import read_video
@@ -39,8 +39,10 @@ def test_good_clips_have_video_zarr_and_metrics(job):
         assert r["status"] == "ok" and r["frames"] == 12 and (r["height"], r["width"]) == (48, 64)
         assert r["method"] == "laplacian" and r["model_version"] == "laplacian-1"
         assert all(r[k] is not None and np.isfinite(r[k]) for k in ("EN", "SD", "SF", "AG", "SSIM"))
-        video = read_video(str(out / "fused" / f"{clip}.mp4"))
-        zarr_frames = open_frames(str(out / "frames" / f"{clip}.zarr"))
+        video_path, zarr_path = outputs(out, clip, "laplacian-1")
+        assert r["video"] == str(video_path)
+        video = read_video(str(video_path))
+        zarr_frames = open_frames(str(zarr_path))
         assert video.shape == zarr_frames.shape == (12, 48, 64, 3)
         assert np.abs(video.astype(int) - zarr_frames[:].astype(int)).mean() < 6  # H.264 4:2:0 of the same frames
 
@@ -55,7 +57,7 @@ def test_bad_clips_are_failed_rows_with_reasons(job):
 
 def test_zarr_chunks_equal_the_fusion_chunk(job):
     _, out, _, _ = job
-    assert open_frames(str(out / "frames" / "clip0.zarr")).chunks[0] == 5
+    assert open_frames(str(outputs(out, "clip0", "laplacian-1")[1])).chunks[0] == 5
 
 
 def test_incremental_rerun_skips_unchanged_clips(job):

@@ -31,8 +31,8 @@ def s3_job(tmp_path_factory, s3_server, ray_cluster, prefect_harness):
 def test_submit_reads_and_writes_s3(s3_job):
     fs, summary, bad = s3_job
     assert (summary["ok"], summary["failed"]) == (2, len(bad))
-    assert fs.exists("archive-bucket/out/fused/clip0.mp4")
-    assert fs.exists("archive-bucket/out/fused/clip 1 vidéo.mp4")
+    assert fs.exists("archive-bucket/out/fused/average-1/clip0.mp4")
+    assert fs.exists("archive-bucket/out/fused/average-1/clip%201%20vid%C3%A9o.mp4")
     assert json.loads(fs.cat("archive-bucket/out/jobs/s3job.json"))["status"] == "done"
     assert not fs.exists("archive-bucket/out/staging/s3job/clip0.zarr")  # staged inputs are dropped when done
 

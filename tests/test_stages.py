@@ -20,11 +20,11 @@ def clip(tmp_path_factory):
 
 
 def fuse_through_zarr(source: ClipSource, out: str, chunk: int, method) -> np.ndarray:
-    layout = ClipLayout(out, source.clip_id, "job")
+    layout = ClipLayout(out, source.clip_id, "job", method.version)
     ingested = stages.ingest(source, layout, stages.fingerprint(source), chunk)
-    for spec in stages.prepare_output(layout, ingested, method.version, method.temporal_radius):
-        assert stages.fuse_chunk(layout, spec, method) == spec.stop - spec.start
-    assert stages.prepare_output(layout, ingested, method.version, method.temporal_radius) == []  # every chunk committed
+    for spec in stages.prepare_output(layout, ingested, method.temporal_radius):
+        assert stages.fuse_chunk(layout, spec, ingested.fingerprint, method) == spec.stop - spec.start
+    assert stages.prepare_output(layout, ingested, method.temporal_radius) == []  # every chunk committed
     return open_frames(layout.fused_frames)[:]
 
 
@@ -38,14 +38,18 @@ def test_chunks_through_zarr_equal_one_pass(clip, tmp_path, method):
 
 def test_committed_chunks_are_not_fused_again(clip, tmp_path):
     fusion = load_method("average")
-    layout = ClipLayout(str(tmp_path), "c", "job")
+    layout = ClipLayout(str(tmp_path), "c", "job", fusion.version)
     ingested = stages.ingest(clip, layout, stages.fingerprint(clip), 4)
-    first = stages.prepare_output(layout, ingested, fusion.version, 0)
-    assert stages.fuse_chunk(layout, first[0], fusion) == 4
-    assert stages.fuse_chunk(layout, first[0], fusion) == 0  # duplicated work item: skipped
-    assert [s.start for s in stages.prepare_output(layout, ingested, fusion.version, 0)] == [4, 8]
-    # another model version invalidates the committed chunks
-    assert [s.start for s in stages.prepare_output(layout, ingested, "other-1", 0)] == [0, 4, 8]
+    first = stages.prepare_output(layout, ingested, 0)
+    assert stages.fuse_chunk(layout, first[0], ingested.fingerprint, fusion) == 4
+    assert stages.fuse_chunk(layout, first[0], ingested.fingerprint, fusion) == 0  # duplicated work item: skipped
+    assert [s.start for s in stages.prepare_output(layout, ingested, 0)] == [4, 8]
+    # another model version has results of its own
+    other = ClipLayout(str(tmp_path), "c", "job", "other-1")
+    assert [s.start for s in stages.prepare_output(other, ingested, 0)] == [0, 4, 8]
+    # a later job with another chunk size keeps the array's chunking and its committed chunks
+    again = stages.ingest(clip, ClipLayout(str(tmp_path), "c", "job2", fusion.version), ingested.fingerprint, 3)
+    assert [s.start for s in stages.prepare_output(ClipLayout(str(tmp_path), "c", "job2", fusion.version), again, 0)] == [4, 8]
 
 
 def test_fingerprint_follows_content(clip, tmp_path):

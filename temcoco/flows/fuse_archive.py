@@ -23,11 +23,12 @@ from temcoco.job import JobConfig, new_job_id
 from temcoco.metrics import seam_ratio
 from temcoco.storage import results
 from temcoco.storage.archive import ClipSource, discover
-from temcoco.storage.fs import check_writable, filesystem, join, read_json, retrying, write_json
-from temcoco.storage.layout import ClipLayout
+from temcoco.storage.fs import check_writable, read_json, remove_tree, retrying, write_json
+from temcoco.storage.layout import ClipLayout, job_summary, staging
+from temcoco.storage.lease import JobLease
 from temcoco.workers.actor import MethodInfo
 from temcoco.workers.pool import WorkerPool
-from temcoco.workers.stages import Ingested, prepare_output
+from temcoco.workers.stages import PIPELINE_VERSION, Ingested, prepare_output
 
 
 @dataclass
@@ -81,12 +82,11 @@ def ingest_task(source: ClipSource, layout: ClipLayout, fingerprint: str, pool: 
 def fuse_task(layout: ClipLayout, ingested: Ingested, method: MethodInfo, pool: WorkerPool,
               storage_options: dict) -> int:
     """Fuse the chunks without a commit marker, ``method.temporal_radius`` halo frames each side."""
-    todo = prepare_output(layout, ingested, method.version, method.temporal_radius, storage_options)
-    chunks = -(-ingested.frames // ingested.chunk)
-    progress().add(chunks_total=chunks, chunks_done=chunks - len(todo))
+    todo = prepare_output(layout, ingested, method.temporal_radius, storage_options)
+    progress().add(chunks_total=len(todo))  # chunks committed earlier are not work of this job
     futures = []
     for spec in todo:
-        f = pool.fuse_chunk(layout, spec)
+        f = pool.fuse_chunk(layout, spec, ingested.fingerprint)
         f.add_done_callback(lambda f, n=spec.stop - spec.start: f.exception() or progress().add(chunks_done=1, frames_fused=n))
         futures.append(f)
     return sum(f.result() for f in futures)
@@ -101,7 +101,7 @@ def finish_task(layout: ClipLayout, ingested: Ingested, pool: WorkerPool) -> dic
 def clip_task(source: ClipSource, job: JobConfig, method: MethodInfo, date: str, pool: WorkerPool) -> dict:
     """All stages of one clip; always returns (and writes) the clip's row, ``failed`` with a reason if needed."""
     began = time.perf_counter()
-    layout = ClipLayout(job.out, source.clip_id, job.job_id)
+    layout = ClipLayout(job.out, source.clip_id, job.job_id, method.version)
     so = job.storage_options
     row = {"clip_id": source.clip_id, "method": method.name, "model_version": method.version,
            "ir": source.ir, "vi": source.vi}
@@ -111,10 +111,10 @@ def clip_task(source: ClipSource, job: JobConfig, method: MethodInfo, date: str,
         row.update(status="failed", error=failure_reason(e))
         get_run_logger().warning("clip %s failed: %s", source.clip_id, row["error"])
     row.update(seconds=time.perf_counter() - began, finished_at=dt.datetime.now(dt.timezone.utc))
-    results.write_row(job.out, date, job.job_id, row, so)
+    results.write_row(job.out, date, job.job_id, source.row_key, row, so)
     if row["status"] == "ok":
-        write_json(layout.state, {"job_id": job.job_id, **{k: row.get(k) for k in (
-            "fingerprint", "model_version", "method", "frames", "height", "width", "fps")}}, so)
+        write_json(layout.state, {"job_id": job.job_id, "pipeline": PIPELINE_VERSION, **{k: row.get(k) for k in (
+            "fingerprint", "model_version", "method", "video", "frames", "height", "width", "fps")}}, so)
         _drop_staged_inputs(layout, so)
     progress().add(clips_done=1)
     return row
@@ -126,13 +126,14 @@ def _fuse_clip(source: ClipSource, layout: ClipLayout, job: JobConfig, method: M
         raise ClipError(source.error)
     fp = fingerprint_task(source, pool)
     state = read_json(layout.state, job.storage_options) if job.incremental else None
-    if state and state.get("fingerprint") == fp and state.get("model_version") == method.version:
+    if state and state.get("fingerprint") == fp and state.get("pipeline") == PIPELINE_VERSION:
         return {"status": "skipped", "note": f"unchanged since job {state['job_id']}", "fingerprint": fp,
-                **{k: state.get(k) for k in ("frames", "height", "width", "fps")}}
+                **{k: state.get(k) for k in ("video", "frames", "height", "width", "fps")}}
     ingested = ingest_task(source, layout, fp, pool)
     fuse_task(layout, ingested, method, pool, job.storage_options)
     metrics = finish_task(layout, ingested, pool)
-    return {"status": "ok", "note": ingested.note or None, "fingerprint": fp, "frames": ingested.frames,
+    return {"status": "ok", "note": ingested.note or None, "fingerprint": fp, "video": layout.fused_video,
+            "frames": ingested.frames,
             "height": ingested.height, "width": ingested.width, "fps": ingested.fps,
             **{k: metrics.get(k) for k in results.SCHEMA.names if k in metrics}}
 
@@ -149,13 +150,10 @@ def failure_reason(error: BaseException) -> str:
 
 
 def _drop_staged_inputs(layout: ClipLayout, storage_options: dict) -> None:
-    """The staged inputs are only needed until the clip is done (commit markers are kept)."""
-    fs, path = filesystem(layout.staged_inputs, storage_options)
-    if fs.exists(path):
-        fs.rm(path, recursive=True)
-    fs, marker = filesystem(layout.ingest_marker, storage_options)
-    if fs.exists(marker):
-        fs.rm_file(marker)
+    """The staged inputs are only needed until the clip is done: the marker goes first, so no
+    rerun ever trusts half-deleted inputs (commit markers are kept)."""
+    remove_tree(layout.ingest_marker, storage_options)
+    remove_tree(layout.staged_inputs, storage_options)
 
 
 @flow(name="fuse_archive", task_runner=ThreadPoolTaskRunner(max_workers=16), log_prints=False)
@@ -165,13 +163,19 @@ def fuse_archive(job: JobConfig) -> dict:
 
 
 def run_job(job: JobConfig) -> JobSummary:
+    """Run ``job`` while holding its job id's lease (one live run per job id)."""
+    check_writable(job.out, job.storage_options)
+    with JobLease(job.out, job.job_id, job.storage_options):
+        return _run_clips(job)
+
+
+def _run_clips(job: JobConfig) -> JobSummary:
     began = time.perf_counter()
     so = job.storage_options
-    check_writable(job.out, so)
     clips = retrying(f"archive {job.archive}", lambda: discover(job.archive, so))
     if not clips:
         raise TemcocoError(f"archive {job.archive} has no clips: put pairs in ir/ and vi/ (see DESIGN.md)")
-    summary_url = join(job.out, "jobs", f"{job.job_id}.json")
+    summary_url = job_summary(job.out, job.job_id)
     earlier = read_json(summary_url, so) or {}
     date = earlier.get("date") or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
     write_json(summary_url, {"job_id": job.job_id, "date": date, "status": "running", "archive": job.archive,
@@ -183,6 +187,8 @@ def run_job(job: JobConfig) -> JobSummary:
         wait(futures)
         rows = [f.result() for f in futures]
         work = pool.work_by_node()
+    if not job.keep_staging:  # what is left is the staged inputs of failed clips
+        remove_tree(staging(job.out, job.job_id), so)
     summary = JobSummary(
         job_id=job.job_id, date=date, method=method.name, model_version=method.version,
         clips=len(rows), ok=sum(r["status"] == "ok" for r in rows),

@@ -16,21 +16,29 @@ MANIFEST = "manifest.csv"
 
 @dataclass(frozen=True)
 class ClipSource:
-    """One clip of the archive. ``error`` says why it cannot be fused (then ir/vi may be None)."""
+    """One clip of the archive. ``error`` says why it cannot be fused (then ir/vi may be None).
+
+    ``line`` is set for a manifest entry whose clip id is not unique, so that each such entry
+    gets a row of its own.
+    """
 
     clip_id: str
     ir: str | None
     vi: str | None
     error: str | None = None
+    line: int | None = None
+
+    @property
+    def row_key(self) -> str:
+        """What names this entry's row: the clip id (plus the manifest line for a duplicated id)."""
+        return self.clip_id if self.line is None else f"{self.clip_id}\0line {self.line}"
 
 
-def unsafe_clip_id(clip_id: str) -> str | None:
-    """Why ``clip_id`` cannot name output files (it would escape OUT or be unreadable), or None."""
-    if not clip_id or clip_id.strip() != clip_id:
-        return "empty clip id or leading/trailing spaces"
-    if "/" in clip_id or "\\" in clip_id or clip_id in (".", "..") or clip_id.startswith("."):
-        return f"clip id {clip_id!r} would escape the output folder"
-    if any(ord(c) < 32 for c in clip_id):
+def unusable_clip_id(clip_id: str) -> str | None:
+    """Why ``clip_id`` cannot be a clip id, or None. Any file name can (paths use :func:`clip_key`)."""
+    if not clip_id:
+        return "empty clip id"
+    if any(ord(c) < 32 or ord(c) == 127 for c in clip_id):
         return f"clip id {clip_id!r} has control characters"
     return None
 
@@ -50,7 +58,7 @@ def discover(archive: str, storage_options: dict | None = None) -> list[ClipSour
     clips = []
     for clip_id in sorted(set(ir) | set(vi)):
         irs, vis = ir.get(clip_id, []), vi.get(clip_id, [])
-        error = unsafe_clip_id(clip_id)
+        error = unusable_clip_id(clip_id)
         if not irs:
             error = error or f"no infrared partner: ir/{clip_id}.* is missing"
         elif not vis:
@@ -94,20 +102,22 @@ def _from_manifest(archive: str, text: str) -> list[ClipSource]:
     reader = csv.DictReader(io.StringIO(text))
     if not reader.fieldnames or not {"clip_id", "ir", "vi"} <= set(reader.fieldnames):
         raise TemcocoError(f"{MANIFEST} must have the columns clip_id,ir,vi (found {reader.fieldnames})")
-    clips, seen = [], set()
-    for line, row in enumerate(reader, start=2):
-        clip_id = (row["clip_id"] or "").strip()
-        error = unsafe_clip_id(clip_id)
-        if clip_id in seen:
-            error = error or f"duplicate clip id in {MANIFEST} line {line}"
-        seen.add(clip_id)
+    rows = [(line, (row["clip_id"] or "").strip() or f"line-{line}", row) for line, row in enumerate(reader, start=2)]
+    lines: dict[str, list[int]] = {}
+    for line, clip_id, _ in rows:
+        lines.setdefault(clip_id, []).append(line)
+    clips = []
+    for line, clip_id, row in rows:
+        error = unusable_clip_id((row["clip_id"] or "").strip())
         urls = []
         for side in ("ir", "vi"):
             url, why = _manifest_url(archive, (row[side] or "").strip())
             urls.append(url)
             error = error or (why and f"{MANIFEST} line {line}, {side}: {why}")
-        clips.append(ClipSource(clip_id or f"line-{line}", urls[0], urls[1], error))
-    return sorted(clips, key=lambda c: c.clip_id)
+        if len(lines[clip_id]) > 1:  # every entry of a duplicated id fails, each with a row of its own
+            error = f"clip id {clip_id!r} is on {MANIFEST} lines {', '.join(map(str, lines[clip_id]))}: ids must be unique"
+        clips.append(ClipSource(clip_id, urls[0], urls[1], error, line if len(lines[clip_id]) > 1 else None))
+    return sorted(clips, key=lambda c: (c.clip_id, c.line or 0))
 
 
 def _manifest_url(archive: str, value: str) -> tuple[str | None, str | None]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import posixpath
+
 import numpy as np
 import zarr
 
-from temcoco.storage.fs import fs_options, is_local
+from temcoco.storage.fs import filesystem, fs_options, is_local, join
 
 
 def _store(url: str, storage_options: dict | None):
@@ -26,13 +28,24 @@ def create_frames(
     return zarr.create_array(
         _store(url, storage_options), shape=shape, chunks=(chunk, h, w, c), dtype="uint8",
         fill_value=0, overwrite=overwrite, attributes=attributes or {},
-        dimension_names=("t", "y", "x", "c"),
+        dimension_names=("t", "y", "x", "c"), config={"write_empty_chunks": True},
     )
 
 
 def open_frames(url: str, storage_options: dict | None = None, mode: str = "r") -> zarr.Array:
-    """An existing frame array."""
-    return zarr.open_array(_store(url, storage_options), mode=mode)
+    """An existing frame array. Written chunks are always stored, even all-black ones, so an
+    absent chunk means data that was never written (see :func:`stored_chunks`)."""
+    return zarr.open_array(_store(url, storage_options), mode=mode).with_config({"write_empty_chunks": True})
+
+
+def stored_chunks(url: str, storage_options: dict | None = None) -> set[int]:
+    """Indices along time of the chunks a frame array (T, H, W, C) has in storage (key ``c/<t>/0/0/0``)."""
+    fs, path = filesystem(join(url, "c"), storage_options)
+    try:
+        names = fs.ls(path, detail=False)
+    except FileNotFoundError:
+        return set()
+    return {int(n) for n in map(posixpath.basename, names) if n.isdigit()}
 
 
 def create_inputs(url: str, height: int, width: int, chunk: int, storage_options: dict | None = None) -> zarr.Group:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import posixpath
+import shutil
 import time
+import uuid
 from collections.abc import Callable
 from typing import TypeVar
 
 import fsspec
-from fsspec.core import url_to_fs
+from fsspec.core import split_protocol
 
 from temcoco.errors import StorageError
 
@@ -54,11 +57,16 @@ def fs_options(url: str, storage_options: dict | None = None) -> dict:
 
 
 def filesystem(url: str, storage_options: dict | None = None) -> tuple[fsspec.AbstractFileSystem, str]:
-    """The filesystem and in-filesystem path of ``url``."""
+    """The filesystem and in-filesystem path of ``url`` (a local path or ``protocol://...``).
+
+    Only the leading ``protocol://`` is parsed: a ``::`` inside a name is not an fsspec URL chain.
+    """
+    protocol, _ = split_protocol(url)
     try:
-        return url_to_fs(url, **fs_options(url, storage_options))
+        fs = fsspec.filesystem(protocol or "file", **fs_options(url, storage_options))
     except (ImportError, ValueError) as e:
         raise StorageError(f"cannot open {url}: {e}") from e
+    return fs, fs._strip_protocol(url)
 
 
 def join(url: str, *parts: str) -> str:
@@ -83,20 +91,59 @@ def parse_storage_options(text: str | None) -> dict:
     return value
 
 
-def write_json(url: str, obj: object, storage_options: dict | None = None) -> None:
-    """Write ``obj`` as JSON; local writes are atomic (temp file then rename), S3 PUTs are atomic."""
+TEMP_PREFIX = ".tmp-"  # temp files of atomic writes; listings and readers skip names starting with "."
+
+
+def is_temp(name: str) -> bool:
+    """Whether the base name ``name`` is an unpublished temp file."""
+    return posixpath.basename(name).startswith(TEMP_PREFIX)
+
+
+def write_bytes(url: str, data: bytes, storage_options: dict | None = None) -> None:
+    """Publish ``data`` at ``url`` atomically: readers see the old content or the new, never a part.
+
+    Locally: a uniquely named temp file in the same folder, then a rename. Object stores: one PUT.
+    """
     fs, path = filesystem(url, storage_options)
-    data = json.dumps(obj, indent=2, sort_keys=True, default=str).encode()
     try:
         fs.makedirs(posixpath.dirname(path), exist_ok=True)
         if is_local(url):
-            tmp = f"{path}.tmp-{posixpath.basename(path)}"
-            fs.pipe_file(tmp, data)
-            fs.mv(tmp, path)
+            temp = posixpath.join(posixpath.dirname(path), f"{TEMP_PREFIX}{uuid.uuid4().hex}-{posixpath.basename(path)}")
+            try:
+                with open(temp, "wb") as f:
+                    f.write(data)
+                os.replace(temp, path)
+            finally:
+                if os.path.exists(temp):
+                    os.unlink(temp)
         else:
             fs.pipe_file(path, data)
     except OSError as e:
         raise StorageError(f"cannot write {url}: {e}") from e
+
+
+def write_json(url: str, obj: object, storage_options: dict | None = None) -> None:
+    """Publish ``obj`` as compact JSON at ``url`` atomically (see :func:`write_bytes`)."""
+    write_bytes(url, json.dumps(obj, separators=(",", ":"), sort_keys=True, default=str).encode(), storage_options)
+
+
+def remove_tree(url: str, storage_options: dict | None = None) -> int:
+    """Delete the file or folder at ``url`` and return the bytes freed. Never globs: names may hold ``*?[``."""
+    fs, path = filesystem(url, storage_options)
+    if is_local(url):
+        if not os.path.lexists(path):
+            return 0
+        if not os.path.isdir(path) or os.path.islink(path):
+            freed = os.lstat(path).st_size
+            os.unlink(path)
+            return freed
+        freed = sum(os.lstat(os.path.join(d, f)).st_size for d, _, files in os.walk(path) for f in files)
+        shutil.rmtree(path)
+        return freed
+    files = fs.find(path, detail=True) if fs.isdir(path) else ({path: fs.info(path)} if fs.exists(path) else {})
+    for name in files:
+        fs.rm_file(name)
+    return sum(int(info.get("size") or 0) for info in files.values())
 
 
 def read_json(url: str, storage_options: dict | None = None) -> object | None:
@@ -111,7 +158,7 @@ def read_json(url: str, storage_options: dict | None = None) -> object | None:
 def check_writable(url: str, storage_options: dict | None = None) -> None:
     """Raise StorageError unless a small file can be written and removed under ``url``."""
     fs, path = filesystem(url, storage_options)
-    probe = posixpath.join(path, ".temcoco-write-check")
+    probe = posixpath.join(path, f"{TEMP_PREFIX}{uuid.uuid4().hex}-write-check")
 
     def write_and_remove() -> None:
         fs.makedirs(path, exist_ok=True)

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import posixpath
 
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pyarrow.fs import FSSpecHandler, PyFileSystem
 
-from temcoco.errors import StorageError, TemcocoError
-from temcoco.storage.fs import filesystem, join
+from temcoco.errors import TemcocoError
+from temcoco.storage.fs import filesystem, join, write_bytes
 
 METRIC_COLUMNS = (  # the metric suite's columns (temcoco.metrics fills them)
     "EN", "SD", "SF", "AG", "MI", "CC", "SCD", "VIF", "Qabf", "Nabf", "SSIM", "MS_SSIM", "PSNR",
@@ -32,6 +31,7 @@ SCHEMA = pa.schema(
         ("status", pa.string()),
         ("error", pa.string()),
         ("note", pa.string()),
+        ("video", pa.string()),
         ("ir", pa.string()),
         ("vi", pa.string()),
         ("fingerprint", pa.string()),
@@ -48,22 +48,18 @@ SCHEMA = pa.schema(
 PARTITIONS = pa.schema([("date", pa.string()), ("job_id", pa.string())])
 
 
-def row_path(out: str, date: str, job_id: str, clip_id: str) -> str:
-    key = hashlib.sha1(clip_id.encode()).hexdigest()[:16]
+def row_path(out: str, date: str, job_id: str, row_key: str) -> str:
+    key = hashlib.sha1(row_key.encode()).hexdigest()[:16]
     return join(out, "metrics", f"date={date}", f"job_id={job_id}", f"{key}.parquet")
 
 
-def write_row(out: str, date: str, job_id: str, row: dict, storage_options: dict | None = None) -> None:
-    """Write one clip's row (missing columns are null)."""
+def write_row(out: str, date: str, job_id: str, row_key: str, row: dict, storage_options: dict | None = None) -> None:
+    """Publish one clip's row (missing columns are null) atomically; ``row_key`` names its file, so a
+    retried clip replaces its own row and no other."""
     table = pa.Table.from_pylist([{name: row.get(name) for name in SCHEMA.names}], schema=SCHEMA)
     buf = io.BytesIO()
     pq.write_table(table, buf)
-    fs, path = filesystem(row_path(out, date, job_id, row["clip_id"]), storage_options)
-    try:
-        fs.makedirs(posixpath.dirname(path), exist_ok=True)
-        fs.pipe_file(path, buf.getvalue())
-    except OSError as e:
-        raise StorageError(f"cannot write metrics row to {path}: {e}") from e
+    write_bytes(row_path(out, date, job_id, row_key), buf.getvalue(), storage_options)
 
 
 def dataset(out: str, storage_options: dict | None = None) -> ds.Dataset:

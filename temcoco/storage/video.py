@@ -40,7 +40,7 @@ import numpy as np
 import tifffile
 
 from temcoco.errors import ClipError, StorageError
-from temcoco.storage.fs import filesystem, is_local
+from temcoco.storage.fs import TEMP_PREFIX, filesystem, is_local
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
@@ -359,7 +359,7 @@ class VideoWriter:
         try:
             if is_local(url):
                 folder, name = os.path.split(self._path)
-                self._temp = os.path.join(folder, f".{name}.{uuid.uuid4().hex[:8]}.tmp{extension}")
+                self._temp = os.path.join(folder, f"{TEMP_PREFIX}{uuid.uuid4().hex}-{name}")
                 _create_file(self._temp)
             else:
                 self._fs.makedirs(posixpath.dirname(self._path), exist_ok=True)

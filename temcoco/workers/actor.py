@@ -58,8 +58,8 @@ class FusionWorker:
     def ingest(self, source: ClipSource, layout: ClipLayout, fingerprint: str) -> stages.Ingested:
         return stages.ingest(source, layout, fingerprint, self.job.chunk, self.job.storage_options)
 
-    def fuse_chunk(self, layout: ClipLayout, spec: ChunkSpec) -> int:
-        return stages.fuse_chunk(layout, spec, self.method, self.job.storage_options)
+    def fuse_chunk(self, layout: ClipLayout, spec: ChunkSpec, fingerprint: str) -> int:
+        return stages.fuse_chunk(layout, spec, fingerprint, self.method, self.job.storage_options)
 
     def finish(self, layout: ClipLayout, ingested: stages.Ingested) -> dict:
         return stages.finish(layout, ingested, self.job.storage_options)

@@ -98,8 +98,8 @@ class WorkerPool:
     def ingest(self, source: ClipSource, layout: ClipLayout, fingerprint: str) -> Future[Ingested]:
         return self._run("ingest", lambda a: a.ingest.remote(source, layout, fingerprint))
 
-    def fuse_chunk(self, layout: ClipLayout, spec: ChunkSpec) -> Future[int]:
-        return self._run("fuse_chunk", lambda a: a.fuse_chunk.remote(layout, spec))
+    def fuse_chunk(self, layout: ClipLayout, spec: ChunkSpec, fingerprint: str) -> Future[int]:
+        return self._run("fuse_chunk", lambda a: a.fuse_chunk.remote(layout, spec, fingerprint))
 
     def finish(self, layout: ClipLayout, ingested: Ingested) -> Future[dict]:
         return self._run("finish", lambda a: a.finish.remote(layout, ingested))

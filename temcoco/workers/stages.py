@@ -13,14 +13,16 @@ import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
+import zarr
 from zarr.errors import ContainsArrayError
 
 from temcoco.errors import ClipError
 from temcoco.model.base import FusionMethod
 from temcoco.overlap import ChunkSpec, fuse_window, gather, plan_chunks
 from temcoco.storage.archive import ClipSource
-from temcoco.storage.frames import create_frames, create_inputs, open_frames, open_inputs, read_window
-from temcoco.storage.fs import filesystem, read_json, write_json
+from temcoco.storage.frames import create_frames, create_inputs, open_frames, open_inputs, read_window, stored_chunks
+from temcoco.storage.fs import filesystem, join, read_json, remove_tree, write_json
+from temcoco.storage.lease import is_held
 from temcoco.storage.layout import ClipLayout
 
 
@@ -38,24 +40,45 @@ class Ingested:
     seconds: float
 
 
+PIPELINE_VERSION = "2"  # bump when ingest, pairing, fusion or encoding semantics change: --incremental redoes every clip
+
+
 def fingerprint(source: ClipSource, storage_options: dict | None = None) -> str:
-    """Content fingerprint of a clip's two sources: BLAKE2b over names and bytes of every file."""
+    """Content fingerprint of a clip's two sources: BLAKE2b over every file's name and bytes,
+    each length-framed (so no two different sets of files hash alike by shifting bytes)."""
     digest = hashlib.blake2b(digest_size=16)
+
+    def framed(data: bytes) -> None:
+        digest.update(len(data).to_bytes(8, "little") + data)
+
     for side, url in (("ir", source.ir), ("vi", source.vi)):
         fs, path = filesystem(url, storage_options)
         try:
-            files = sorted(fs.find(path)) if fs.isdir(path) else [path]
+            files = dict(sorted(fs.find(path, detail=True).items())) if fs.isdir(path) else {path: fs.info(path)}
+        except FileNotFoundError as e:
+            raise ClipError(f"{url} disappeared while reading it") from e
         except OSError as e:
             raise ClipError(f"cannot list {url}: {e}") from e
-        for name in files:
-            digest.update(f"{side}:{posixpath.relpath(name, path)}\0".encode())
-            try:
-                with fs.open(name, "rb") as f:
-                    while block := f.read(1 << 22):
-                        digest.update(block)
-            except FileNotFoundError as e:
-                raise ClipError(f"{url} disappeared while reading it") from e
+        framed(f"{side}:{len(files)}".encode())
+        for name, info in files.items():
+            framed(posixpath.relpath(name, path).encode())
+            digest.update(int(info.get("size") or 0).to_bytes(8, "little"))
+            _hash_file(fs, name, url, int(info.get("size") or 0), digest)
     return digest.hexdigest()
+
+
+def _hash_file(fs, name: str, url: str, size: int, digest) -> None:
+    """Add the bytes of ``name`` to ``digest``; ClipError if it vanishes or changes size meanwhile."""
+    read = 0
+    try:
+        with fs.open(name, "rb") as f:
+            while block := f.read(1 << 22):
+                digest.update(block)
+                read += len(block)
+    except FileNotFoundError as e:
+        raise ClipError(f"{url} disappeared while reading it") from e
+    if read != size:
+        raise ClipError(f"{url} changed while reading it ({size} bytes listed, {read} read)")
 
 
 def ingest(source: ClipSource, layout: ClipLayout, fingerprint: str, chunk: int,
@@ -94,52 +117,89 @@ def ingest(source: ClipSource, layout: ClipLayout, fingerprint: str, chunk: int,
     return result
 
 
-def prepare_output(layout: ClipLayout, ingested: Ingested, version: str, depth: int,
+def prepare_output(layout: ClipLayout, ingested: Ingested, depth: int,
                    storage_options: dict | None = None) -> list[ChunkSpec]:
-    """Create the fused array, or keep one made for the same inputs and model version (by an
-    interrupted or concurrent job), and plan its chunks with ``depth`` halo frames.
+    """Open the clip's fused array for these inputs (made by an interrupted or concurrent job of the
+    same variant, whose chunking it keeps), or create it, and plan its chunks with ``depth`` halo frames.
 
-    Returns the chunks still to fuse: those without a commit marker.
+    Returns the chunks still to fuse: those without a commit marker for these inputs.
     """
-    identity = {"fingerprint": ingested.fingerprint, "model_version": version, "chunk": ingested.chunk}
+    array = _fused_array(layout, ingested, storage_options)
+    done = committed_chunks(layout, ingested.fingerprint, array.chunks[0], storage_options)
+    return [s for s in plan_chunks(ingested.frames, array.chunks[0], depth) if s.start not in done]
+
+
+def _fused_array(layout: ClipLayout, ingested: Ingested, storage_options: dict | None) -> zarr.Array:
+    """The fused array of ``layout`` for ``ingested``'s inputs. One made from other inputs is replaced,
+    unless the job that made it is still running (then this clip fails, and a later job does it)."""
     shape = (ingested.frames, ingested.height, ingested.width, 3)
-    fs, commits = filesystem(layout.chunk_commits, storage_options)
-
-    def existing() -> bool | None:
-        """True: a matching array exists; False: another one exists; None: none exists."""
-        try:
-            array = open_frames(layout.fused_frames, storage_options)
-        except (FileNotFoundError, KeyError, ValueError):
-            return None
-        return array.shape == shape and {k: array.attrs.get(k) for k in identity} == identity
-
-    state = existing()
-    if state is None:
-        try:  # never overwrite here: a concurrent job may have created it and be writing chunks
-            create_frames(layout.fused_frames, shape, ingested.chunk, storage_options, attributes=identity, overwrite=False)
+    identity = {"fingerprint": ingested.fingerprint, "variant": layout.variant}
+    try:
+        array = open_frames(layout.fused_frames, storage_options)
+    except (FileNotFoundError, KeyError, ValueError):
+        try:  # never overwrite here: a concurrent job of this variant may have just made it
+            return create_frames(layout.fused_frames, shape, ingested.chunk, storage_options,
+                                 attributes={**identity, "job_id": layout.job_id}, overwrite=False)
         except ContainsArrayError:
-            state = existing()
-    if state is False:  # made for other inputs or another model: replace it and forget its commits
-        if fs.exists(commits):
-            fs.rm(commits, recursive=True)
-        create_frames(layout.fused_frames, shape, ingested.chunk, storage_options, attributes=identity)
-    done = {int(posixpath.basename(p)) for p in fs.ls(commits, detail=False)} if fs.exists(commits) else set()
-    return [s for s in plan_chunks(ingested.frames, ingested.chunk, depth) if s.start not in done]
+            array = open_frames(layout.fused_frames, storage_options)
+    if array.shape == shape and all(array.attrs.get(k) == v for k, v in identity.items()):
+        return array
+    owner = array.attrs.get("job_id")
+    if owner and owner != layout.job_id and is_held(layout.out, owner, storage_options):
+        raise ClipError(f"the running job {owner} is fusing other inputs of this clip with {layout.variant}: "
+                        "run this clip again when that job has ended")
+    remove_tree(layout.chunk_commits, storage_options)  # markers first: none may vouch for replaced frames
+    return create_frames(layout.fused_frames, shape, ingested.chunk, storage_options,
+                         attributes={**identity, "job_id": layout.job_id})
 
 
-def fuse_chunk(layout: ClipLayout, spec: ChunkSpec, method: FusionMethod,
+def commit_name(start: int, fingerprint: str, chunk: int) -> str:
+    """A commit marker's name says which chunk of which inputs it vouches for: ``<start>-<fingerprint>-<chunk>``."""
+    return f"{start:012d}-{fingerprint}-{chunk}"
+
+
+def committed_chunks(layout: ClipLayout, fingerprint: str, chunk: int, storage_options: dict | None) -> set[int]:
+    """Starts of the chunks committed for these inputs and chunk length (other and temp files are ignored)."""
+    fs, path = filesystem(layout.chunk_commits, storage_options)
+    try:
+        names = [posixpath.basename(n) for n in fs.ls(path, detail=False)]
+    except FileNotFoundError:
+        return set()
+    suffix = f"-{fingerprint}-{chunk}"
+    return {int(n[: -len(suffix)]) for n in names if n.endswith(suffix) and n[: -len(suffix)].isdigit()}
+
+
+def fuse_chunk(layout: ClipLayout, spec: ChunkSpec, fingerprint: str, method: FusionMethod,
                storage_options: dict | None = None) -> int:
     """Fuse core frames [spec.start, spec.stop) with the spec's halo; returns frames written (0: already done)."""
-    marker = layout.commit_marker(spec.start)
+    array = open_frames(layout.fused_frames, storage_options, mode="r+")
+    chunk = array.chunks[0]
+    marker = join(layout.chunk_commits, commit_name(spec.start, fingerprint, chunk))
     fs, path = filesystem(marker, storage_options)
     if fs.exists(path):
         return 0
+    if array.attrs.get("fingerprint") != fingerprint:
+        raise ClipError(f"the fused array of {layout.clip_id} was replaced by a job with other inputs")
     inputs = open_inputs(layout.staged_inputs, storage_options)
     ir, vi = (gather(lambda lo, hi, a=inputs[name]: read_window(a, lo, hi), spec) for name in ("ir", "vi"))
-    fused = fuse_window(method, spec, ir, vi)
-    open_frames(layout.fused_frames, storage_options, mode="r+")[spec.start : spec.stop] = fused
-    write_json(marker, {"start": spec.start, "stop": spec.stop}, storage_options)
+    array[spec.start : spec.stop] = fuse_window(method, spec, ir, vi)
+    write_json(marker, {"start": spec.start, "stop": spec.stop, "fingerprint": fingerprint,
+                        "variant": layout.variant, "chunk": chunk}, storage_options)
     return spec.stop - spec.start
+
+
+def check_complete(layout: ClipLayout, ingested: Ingested, storage_options: dict | None = None) -> zarr.Array:
+    """The fused array, once every chunk is committed for these inputs and stored; else a ClipError
+    naming the frames (missing data is never read as black)."""
+    array = open_frames(layout.fused_frames, storage_options)
+    chunk = array.chunks[0]
+    committed = committed_chunks(layout, ingested.fingerprint, chunk, storage_options)
+    stored = stored_chunks(layout.fused_frames, storage_options)
+    for spec in plan_chunks(ingested.frames, chunk, 0):
+        if spec.start not in committed or spec.start // chunk not in stored:
+            what = "were never committed" if spec.start not in committed else "are committed but their data is missing"
+            raise ClipError(f"fused frames {spec.start}-{spec.stop - 1} {what}")
+    return array
 
 
 def finish(layout: ClipLayout, ingested: Ingested, storage_options: dict | None = None) -> dict:
@@ -153,12 +213,12 @@ def finish(layout: ClipLayout, ingested: Ingested, storage_options: dict | None 
     from temcoco.storage.video import VideoWriter
 
     began = time.perf_counter()
+    fused = check_complete(layout, ingested, storage_options)
     inputs = open_inputs(layout.staged_inputs, storage_options)
-    fused = open_frames(layout.fused_frames, storage_options)
     metrics = ClipMetrics()
     shown, strips = set(moments(ingested.frames)), []
     with VideoWriter(layout.fused_video, ingested.fps, storage_options) as writer:
-        for spec in plan_chunks(ingested.frames, ingested.chunk, 0):
+        for spec in plan_chunks(ingested.frames, fused.chunks[0], 0):
             f = read_window(fused, spec.start, spec.stop)
             ir = read_window(inputs["ir"], spec.start, spec.stop)
             vi = read_window(inputs["vi"], spec.start, spec.stop)
@@ -169,5 +229,5 @@ def finish(layout: ClipLayout, ingested: Ingested, storage_options: dict | None 
                     strips.append({"frame": spec.start + t, "image": strip(ir[t], vi[t], f[t])})
     result = metrics.result()
     write_json(layout.preview, {"clip_id": layout.clip_id, "strips": strips, "per_frame": metrics.per_frame,
-                                "chunk": ingested.chunk, "fps": ingested.fps}, storage_options)
+                                "chunk": fused.chunks[0], "fps": ingested.fps}, storage_options)
     return {**result, "finish_seconds": time.perf_counter() - began}

@@ -1,0 +1,74 @@
+"""``temcoco gc OUT``: remove what finished or killed runs left behind.
+
+Staging folders of job ids that no live run holds, and temp files of atomic writes (names
+starting with ``.tmp-``) that a killed writer left: all of them when no job under OUT is
+running, else those older than ``min_age`` seconds (a live writer's temp file is young).
+Fused frames, videos, rows, state and reports are never touched.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import time
+from dataclasses import dataclass, field
+
+from temcoco.storage.fs import filesystem, is_temp, join, remove_tree
+from temcoco.storage.lease import is_held
+
+TEMP_FOLDERS = ("metrics", "jobs", "state", "reports", "fused", "frames")
+
+
+@dataclass
+class Collected:
+    freed: int = 0  # bytes
+    removed: list[str] = field(default_factory=list)  # URLs
+
+
+def _children(url: str, storage_options: dict | None) -> list[dict]:
+    fs, path = filesystem(url, storage_options)
+    try:
+        return fs.ls(path, detail=True)
+    except FileNotFoundError:
+        return []
+
+
+def _job_ids(out: str, storage_options: dict | None) -> set[str]:
+    return {posixpath.basename(i["name"]).removesuffix(".lease") for i in _children(join(out, "jobs"), storage_options)
+            if i["name"].endswith(".lease")}
+
+
+def _temp_files(out: str, storage_options: dict | None) -> list[dict]:
+    """Temp files under OUT's own folders (zarr chunk folders are not walked)."""
+    found = []
+    for top in TEMP_FOLDERS:
+        fs, path = filesystem(join(out, top), storage_options)
+        if not fs.exists(path):
+            continue
+        for name, info in fs.find(path, detail=True, withdirs=False).items():
+            if "/c/" in name.removeprefix(path):  # inside a zarr array: chunk files only
+                continue
+            if is_temp(name):
+                found.append(info)
+    return found
+
+
+def collect(out: str, storage_options: dict | None = None, min_age: float = 24 * 3600) -> Collected:
+    """Remove left-overs under ``out`` (see the module doc); returns what was freed."""
+    done = Collected()
+    for info in _children(join(out, "staging"), storage_options):
+        job_id = posixpath.basename(info["name"].rstrip("/"))
+        if not is_held(out, job_id, storage_options):
+            url = join(out, "staging", job_id)
+            done.freed += remove_tree(url, storage_options)
+            done.removed.append(url)
+    running = any(is_held(out, j, storage_options) for j in _job_ids(out, storage_options))
+    now = time.time()
+    for info in _temp_files(out, storage_options):
+        mtime = info.get("mtime") or info.get("LastModified")
+        age = now - (mtime.timestamp() if hasattr(mtime, "timestamp") else float(mtime or now))
+        if not running or age > min_age:
+            fs, _ = filesystem(out, storage_options)
+            fs.rm_file(info["name"])
+            done.freed += int(info.get("size") or 0)
+            done.removed.append(info["name"])
+    return done
