@@ -101,15 +101,19 @@ def job_options(
     device: Device = "auto",
     storage_options: StorageOptions = None,
     keep_staging: Annotated[bool, typer.Option(help="keep the staged inputs of failed clips")] = False,
+    max_retries: Annotated[int, typer.Option(min=0, help="retries of a stage that fails or kills its worker")] = 3,
+    max_pixels: Annotated[int, typer.Option(min=1, help="largest frame (width x height) accepted")] = 4096 * 4096,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display (for cron)")] = False,
 ) -> tuple[JobConfig, bool]:
     """The options of every command that runs a job: the job, and whether to stay quiet."""
-    from temcoco.storage.fs import parse_storage_options
+    from temcoco.storage.fs import STORAGE_OPTIONS_ENV, parse_storage_options
 
+    if storage_options is not None:  # secrets may be in there: the environment is their only carrier
+        parse_storage_options(storage_options)
+        os.environ[STORAGE_OPTIONS_ENV] = storage_options
     return JobConfig(archive=archive, out=out_, job_id=job_id, method=method, weights=weights, workers=workers,
                      cpus_per_worker=cpus_per_worker, chunk=chunk, ray_address=ray_address, incremental=incremental,
-                     device=device, storage_options=parse_storage_options(storage_options),
-                     keep_staging=keep_staging), quiet
+                     device=device, keep_staging=keep_staging, max_retries=max_retries, max_pixels=max_pixels), quiet
 
 
 def job_command(command):

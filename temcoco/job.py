@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from temcoco.device import DEVICES
 from temcoco.errors import TemcocoError
-from temcoco.model.registry import METHODS
+from temcoco.model.registry import METHODS, is_method
+from temcoco.storage.fs import environment_storage_options
 from temcoco.storage.keys import check_job_id
+from temcoco.storage.video import DEFAULT_MAX_PIXELS
 
 
 @dataclass(frozen=True)
@@ -28,15 +30,25 @@ class JobConfig:
     ray_address: str | None = None  # None: start a local Ray cluster
     incremental: bool = False  # skip clips fused before with the same inputs and model
     device: str = "auto"
-    storage_options: dict = field(default_factory=dict)  # fsspec options
     keep_staging: bool = False  # keep the staged inputs of failed clips (for debugging)
+    max_retries: int = 3  # a stage that raises or kills its worker is retried at most this often
+    max_pixels: int = DEFAULT_MAX_PIXELS  # larger frames are refused before they are decoded
+
+    @property
+    def storage_options(self) -> dict:
+        """fsspec options: from this process's environment (``--storage-options`` sets it), never a field,
+        so they stay out of Prefect parameters, Ray task arguments, summaries and logs."""
+        return environment_storage_options()
 
     def __post_init__(self) -> None:
-        for name in ("chunk", "workers", "cpus_per_worker"):
+        for name in ("chunk", "workers", "cpus_per_worker", "max_pixels"):
             if getattr(self, name) < 1:
                 raise TemcocoError(f"--{name.replace('_', '-')} must be at least 1")
-        if self.method not in METHODS:
-            raise TemcocoError(f"unknown method {self.method!r}: choose one of {', '.join(METHODS)}")
+        if self.max_retries < 0:
+            raise TemcocoError("--max-retries must be at least 0")
+        if not is_method(self.method):
+            raise TemcocoError(f"unknown method {self.method!r}: choose one of {', '.join(METHODS)} "
+                               "or give package.module:factory")
         if self.device not in DEVICES:
             raise TemcocoError(f"unknown device {self.device!r}: choose {', '.join(DEVICES)}")
         if self.job_id is not None:

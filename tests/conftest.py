@@ -21,9 +21,13 @@ def m3svd() -> Path:
     return M3SVD
 
 
+SECRET_KEY = "temcoco-test-secret-7c1e9b2f"  # distinctive, so tests can prove it is never written anywhere
+
+
 @pytest.fixture(scope="session")
-def ray_cluster():
-    """A local Ray cluster shared by all tests (starting one takes ~10 s)."""
+def ray_cluster(s3_server):
+    """A local Ray cluster shared by all tests (starting one takes ~10 s). It starts after the S3
+    server, so its actors inherit the AWS_* variables (secrets are never handed to actors otherwise)."""
     import ray
 
     if not ray.is_initialized():
@@ -59,7 +63,7 @@ def s3_server():
     endpoint = f"http://127.0.0.1:{port}"
     saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                                             "AWS_DEFAULT_REGION")}
-    os.environ.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing-secret",
+    os.environ.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY=SECRET_KEY,
                       AWS_DEFAULT_REGION="us-east-1")
     yield endpoint
     server.stop()

@@ -28,7 +28,7 @@ def test_summary_counts_and_job_file(job):
     _, out, summary, bad = job
     assert (summary["ok"], summary["failed"], summary["skipped"]) == (2, len(bad), 0)
     saved = json.loads((out / "jobs" / "j1.json").read_text())
-    assert saved["status"] == "done" and saved["ok"] == 2 and set(saved["failures"]) == set(bad)
+    assert saved["status"] == "finished" and saved["ok"] == 2 and set(saved["failures"]) == set(bad)
 
 
 def test_good_clips_have_video_zarr_and_metrics(job):

@@ -15,7 +15,7 @@ FULL = ["s3://bucket/archive", "--out", "s3://bucket/out", "--workers", "3", "--
         "--chunk", "16", "--device", "cpu", "--storage-options", '{"anon": false}', "--quiet"]
 EXPECTED = JobConfig(archive="s3://bucket/archive", out="s3://bucket/out", workers=3, cpus_per_worker=2,
                      ray_address="ray://head:10001", method="laplacian", weights="/models/tuned.safetensors",
-                     chunk=16, device="cpu", storage_options={"anon": False})
+                     chunk=16, device="cpu")
 
 
 def captured_job(monkeypatch, command: str, args: list[str]) -> JobConfig:
@@ -42,10 +42,13 @@ def captured_job(monkeypatch, command: str, args: list[str]) -> JobConfig:
 
 
 def test_submit_builds_the_job_from_every_option(monkeypatch):
-    assert captured_job(monkeypatch, "submit", FULL) == EXPECTED
+    monkeypatch.setenv("TEMCOCO_STORAGE_OPTIONS", "{}")  # restored after the test
+    job = captured_job(monkeypatch, "submit", FULL)
+    assert job == EXPECTED and job.storage_options == {"anon": False}  # from the environment, not a field
 
 
 def test_schedule_runs_the_same_job_as_submit(monkeypatch, prefect_harness):
+    monkeypatch.setenv("TEMCOCO_STORAGE_OPTIONS", "{}")
     scheduled = captured_job(monkeypatch, "schedule", [*FULL, "--cron", "0 3 * * *"])
     assert scheduled == replace(captured_job(monkeypatch, "submit", FULL), incremental=True)
 

@@ -28,3 +28,8 @@ def test_impossible_requests_are_clear_errors():
         actor_resources({"CPU": 2}, job(workers=2, cpus_per_worker=2))
     with pytest.raises(TemcocoError, match="no GPU"):
         actor_resources({"CPU": 2}, job(workers=1, device="cuda"))
+
+
+def test_more_gpu_workers_than_gpus_is_a_clear_error():
+    with pytest.raises(TemcocoError, match="--workers 3 needs 3 GPUs .* the Ray cluster has 2"):
+        actor_resources({"CPU": 16, "GPU": 2}, job(workers=3))

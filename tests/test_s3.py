@@ -33,7 +33,7 @@ def test_submit_reads_and_writes_s3(s3_job):
     assert (summary["ok"], summary["failed"]) == (2, len(bad))
     assert fs.exists("archive-bucket/out/fused/average-1/clip0.mp4")
     assert fs.exists("archive-bucket/out/fused/average-1/clip%201%20vid%C3%A9o.mp4")
-    assert json.loads(fs.cat("archive-bucket/out/jobs/s3job.json"))["status"] == "done"
+    assert json.loads(fs.cat("archive-bucket/out/jobs/s3job.json"))["status"] == "finished"
     assert not fs.exists("archive-bucket/out/staging/s3job/clip0.zarr")  # staged inputs are dropped when done
 
 

@@ -27,7 +27,7 @@ from temcoco.storage.fs import check_writable, read_json, remove_tree, retrying,
 from temcoco.storage.layout import ClipLayout, job_summary, staging
 from temcoco.storage.lease import JobLease
 from temcoco.workers.actor import MethodInfo
-from temcoco.workers.pool import WorkerPool
+from temcoco.workers.pool import WorkerPool, failure_line
 from temcoco.workers.stages import PIPELINE_VERSION, Ingested, prepare_output
 
 
@@ -107,17 +107,35 @@ def clip_task(source: ClipSource, job: JobConfig, method: MethodInfo, date: str,
            "ir": source.ir, "vi": source.vi}
     try:
         row.update(_fuse_clip(source, layout, job, method, pool))
+        if row["status"] == "ok":
+            _record_state(layout, row, job)
     except Exception as e:  # noqa: BLE001 - one broken clip never sinks the job: it becomes a failed row
-        row.update(status="failed", error=failure_reason(e))
+        row.update(status="failed", error=failure_line(e))
         get_run_logger().warning("clip %s failed: %s", source.clip_id, row["error"])
     row.update(seconds=time.perf_counter() - began, finished_at=dt.datetime.now(dt.timezone.utc))
-    results.write_row(job.out, date, job.job_id, source.row_key, row, so)
-    if row["status"] == "ok":
-        write_json(layout.state, {"job_id": job.job_id, "pipeline": PIPELINE_VERSION, **{k: row.get(k) for k in (
-            "fingerprint", "model_version", "method", "video", "frames", "height", "width", "fps")}}, so)
-        _drop_staged_inputs(layout, so)
+    try:
+        retrying("its metrics row", lambda: results.write_row(job.out, date, job.job_id, source.row_key, row, so),
+                 on=(OSError, TemcocoError))
+    except TemcocoError as e:  # the summary and the report still count the clip, as failed
+        row.update(status="failed", error=f"could not write its metrics row: {e}")
+        get_run_logger().error("clip %s: %s", source.clip_id, row["error"])
     progress().add(clips_done=1)
     return row
+
+
+def _record_state(layout: ClipLayout, row: dict, job: JobConfig) -> None:
+    """After a clip is fused: its ``--incremental`` state (retried; a failure fails the clip), then the
+    staged inputs are dropped (a failure there is only logged: ``temcoco gc`` frees them later)."""
+    state = {"job_id": job.job_id, "pipeline": PIPELINE_VERSION, **{k: row.get(k) for k in (
+        "fingerprint", "model_version", "method", "video", "frames", "height", "width", "fps")}}
+    try:
+        retrying("its state", lambda: write_json(layout.state, state, job.storage_options), on=(OSError, TemcocoError))
+    except TemcocoError as e:
+        raise TemcocoError(f"fused, but could not record its state: {e}") from e
+    try:
+        _drop_staged_inputs(layout, job.storage_options)
+    except (OSError, TemcocoError) as e:
+        get_run_logger().warning("clip %s: staged inputs not removed (temcoco gc will): %s", layout.clip_id, e)
 
 
 def _fuse_clip(source: ClipSource, layout: ClipLayout, job: JobConfig, method: MethodInfo, pool: WorkerPool) -> dict:
@@ -136,17 +154,6 @@ def _fuse_clip(source: ClipSource, layout: ClipLayout, job: JobConfig, method: M
             "frames": ingested.frames,
             "height": ingested.height, "width": ingested.width, "fps": ingested.fps,
             **{k: metrics.get(k) for k in results.SCHEMA.names if k in metrics}}
-
-
-def failure_reason(error: BaseException) -> str:
-    """One line saying why a clip failed: the worker's own error, not Ray's wrapper and traceback."""
-    cause = getattr(error, "cause", None)  # ray.exceptions.RayTaskError carries the actor's exception
-    if isinstance(cause, BaseException):
-        error = cause
-    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-    if isinstance(error, TemcocoError) and message:
-        return message
-    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def _drop_staged_inputs(layout: ClipLayout, storage_options: dict) -> None:
@@ -182,13 +189,12 @@ def _run_clips(job: JobConfig) -> JobSummary:
                              "clips": len(clips)}, so)
     progress().add(clips_total=len(clips))
     with WorkerPool(job) as pool:
-        method = pool.describe().result()
+        method = pool.method
         futures = [clip_task.submit(c, job, method, date, pool) for c in clips]
         wait(futures)
         rows = [f.result() for f in futures]
         work = pool.work_by_node()
-    if not job.keep_staging:  # what is left is the staged inputs of failed clips
-        remove_tree(staging(job.out, job.job_id), so)
+    _end_of_job_cleanup(job)
     summary = JobSummary(
         job_id=job.job_id, date=date, method=method.name, model_version=method.version,
         clips=len(rows), ok=sum(r["status"] == "ok" for r in rows),
@@ -197,9 +203,23 @@ def _run_clips(job: JobConfig) -> JobSummary:
         failures={r["clip_id"]: r["error"] for r in rows if r["status"] == "failed"}, versions=versions(),
         work_by_node=work, seam_ratio=seam_ratio(r for r in rows if r["status"] == "ok"),
     )
-    write_json(summary_url, {**asdict(summary), "status": "done", "archive": job.archive, "out": job.out}, so)
-    report_task(job.out, job.job_id, so)
+    retrying("the job summary", lambda: write_json(summary_url, {
+        **asdict(summary), "status": "finished", "archive": job.archive, "out": job.out}, so), on=(OSError, TemcocoError))
+    try:
+        report_task(job.out, job.job_id, so)
+    except Exception as e:  # noqa: BLE001 - the report is a view of results that are already safe
+        get_run_logger().error("job %s: the report could not be written: %s", job.job_id, failure_line(e))
     return summary
+
+
+def _end_of_job_cleanup(job: JobConfig) -> None:
+    """What is left in the job's staging is the staged inputs of failed clips: dropped unless kept."""
+    if job.keep_staging:
+        return
+    try:
+        remove_tree(staging(job.out, job.job_id), job.storage_options)
+    except (OSError, TemcocoError) as e:
+        get_run_logger().warning("job %s: staging not removed (temcoco gc will): %s", job.job_id, e)
 
 
 @task(name="report", cache_policy=NO_CACHE)

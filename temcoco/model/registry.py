@@ -1,6 +1,15 @@
-"""Factory for fusion methods by ``--method`` name."""
+"""Factory for fusion methods by ``--method`` name.
+
+Besides the built-in names, ``--method package.module:factory`` loads a method of your own:
+``factory(weights, device)`` returns a :class:`~temcoco.model.base.FusionMethod`. The module
+must be importable on every Ray node (installed, or on the driver's working directory for a
+local cluster).
+"""
 
 from __future__ import annotations
+
+import importlib
+import re
 
 from temcoco.errors import TemcocoError
 from temcoco.model.base import FusionMethod
@@ -8,13 +17,19 @@ from temcoco.model.classical import RULES, ClassicalFusion
 
 NETWORK = "temcoco"
 METHODS = (NETWORK, *RULES)
+PLUGIN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+
+
+def is_method(name: str) -> bool:
+    """Whether ``name`` names a built-in method or a ``module:factory`` plugin."""
+    return name in METHODS or PLUGIN.fullmatch(name) is not None
 
 
 def load_method(name: str, weights: str | None = None, device: str = "auto") -> FusionMethod:
     """Build the fusion method called ``name``.
 
     Args:
-        name: one of :data:`METHODS`.
+        name: one of :data:`METHODS`, or ``package.module:factory``.
         weights: safetensors file for the network (default: the shipped weights).
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``; classical methods ignore it.
     """
@@ -24,4 +39,10 @@ def load_method(name: str, weights: str | None = None, device: str = "auto") -> 
         return NetworkFusion.load(weights=weights, device=device)
     if name in RULES:
         return ClassicalFusion(name)
-    raise TemcocoError(f"unknown method {name!r}: choose one of {', '.join(METHODS)}")
+    if PLUGIN.fullmatch(name):
+        module, factory = name.split(":")
+        try:
+            return getattr(importlib.import_module(module), factory)(weights, device)
+        except (ImportError, AttributeError) as e:
+            raise TemcocoError(f"cannot load method {name!r}: {e}") from e
+    raise TemcocoError(f"unknown method {name!r}: choose one of {', '.join(METHODS)} or give package.module:factory")

@@ -31,18 +31,19 @@ def _transient_errors() -> tuple[type[BaseException], ...]:
     return errors
 
 
-def retrying(what: str, action: Callable[[], T], attempts: int = 3, backoff: float = 1.0) -> T:
-    """Run ``action``, retrying connection failures with exponential backoff (1 s, 2 s, ...).
-
-    After the last attempt the failure becomes a one-line StorageError naming ``what``.
+def retrying(what: str, action: Callable[[], T], attempts: int = 3, backoff: float = 1.0,
+             on: tuple[type[BaseException], ...] | None = None) -> T:
+    """Run ``action``, retrying the errors ``on`` (default: connection failures) with exponential
+    backoff (1 s, 2 s, ...). After the last attempt the failure becomes a one-line StorageError naming ``what``.
     """
-    transient = _transient_errors()
+    errors = on or _transient_errors()
     for attempt in range(attempts):
         try:
             return action()
-        except transient as e:
+        except errors as e:
             if attempt == attempts - 1:
-                raise StorageError(f"{what} is unreachable after {attempts} attempts: {e}") from e
+                how = f"is unreachable after {attempts} attempts" if on is None else f"failed {attempts} times, last"
+                raise StorageError(f"{what} {how}: {e}") from e
             time.sleep(backoff * 2**attempt)
     raise AssertionError("unreachable")
 
@@ -76,6 +77,18 @@ def join(url: str, *parts: str) -> str:
 
 def is_local(url: str) -> bool:
     return "://" not in url or url.startswith("file://")
+
+
+STORAGE_OPTIONS_ENV = "TEMCOCO_STORAGE_OPTIONS"  # a job's fsspec options, handed on only by inheritance
+
+
+def environment_storage_options() -> dict:
+    """The job's fsspec options from :data:`STORAGE_OPTIONS_ENV` (``{}`` when unset).
+
+    They may hold secrets, so they travel only as this process's environment: a local Ray
+    cluster started by the driver inherits it; a remote cluster's nodes set their own.
+    """
+    return parse_storage_options(os.environ.get(STORAGE_OPTIONS_ENV))
 
 
 def parse_storage_options(text: str | None) -> dict:

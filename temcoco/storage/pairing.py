@@ -21,7 +21,7 @@ import cv2
 import numpy as np
 
 from temcoco.errors import ClipError
-from temcoco.storage.video import DEFAULT_FOLDER_FPS, Frame, StreamInfo, iter_frames, probe
+from temcoco.storage.video import DEFAULT_FOLDER_FPS, DEFAULT_MAX_PIXELS, Frame, StreamInfo, iter_frames, probe
 
 _TIE = 1e-4  # seconds: timestamps closer than this count as equal
 
@@ -52,7 +52,8 @@ class PairStats:
     note: str
 
 
-def probe_pair(ir_url: str, vi_url: str, storage_options: dict | None = None) -> PairInfo:
+def probe_pair(ir_url: str, vi_url: str, storage_options: dict | None = None,
+               max_pixels: int = DEFAULT_MAX_PIXELS) -> PairInfo:
     """Probe both sources.
 
     A frame folder has no rate of its own (it reads at DEFAULT_FOLDER_FPS): paired with a
@@ -60,8 +61,8 @@ def probe_pair(ir_url: str, vi_url: str, storage_options: dict | None = None) ->
     has another aspect ratio (it cannot be mapped onto the VI grid); a smaller or equal IR,
     or a larger one of the same aspect ratio, is resized to the VI grid.
     """
-    ir = probe(ir_url, storage_options)
-    vi = probe(vi_url, storage_options)
+    ir = probe(ir_url, storage_options, max_pixels)
+    vi = probe(vi_url, storage_options, max_pixels)
     ir, vi = _partner_rate(ir, vi), _partner_rate(vi, ir)
     larger = ir.width > vi.width or ir.height > vi.height
     if larger and not math.isclose(ir.width / ir.height, vi.width / vi.height, rel_tol=0.01):
@@ -70,8 +71,10 @@ def probe_pair(ir_url: str, vi_url: str, storage_options: dict | None = None) ->
     return PairInfo(ir, vi, vi.width, vi.height, vi.fps)
 
 
-def iter_pairs(ir_url: str, vi_url: str, storage_options: dict | None = None,
-               stats: PairStats | None = None) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+def iter_pairs(
+    ir_url: str, vi_url: str, storage_options: dict | None = None, stats: PairStats | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Stream aligned pairs, one per VI frame, holding at most two IR frames and one VI frame.
 
     Yields:
@@ -79,12 +82,12 @@ def iter_pairs(ir_url: str, vi_url: str, storage_options: dict | None = None,
 
     ``stats``, when given, is filled in place (see PairStats).
     """
-    info = probe_pair(ir_url, vi_url, storage_options)
+    info = probe_pair(ir_url, vi_url, storage_options, max_pixels)
     stats = stats if stats is not None else PairStats(0, 0, 0, "")
     stats.ir_frames = stats.vi_frames = stats.pairs = 0
     stats.note = ""
-    with (closing(_timed(iter_frames(ir_url, 1, storage_options), info.ir)) as ir_frames,
-          closing(_timed(iter_frames(vi_url, 3, storage_options), info.vi)) as vi_frames):
+    with (closing(_timed(iter_frames(ir_url, 1, storage_options, max_pixels), info.ir)) as ir_frames,
+          closing(_timed(iter_frames(vi_url, 3, storage_options, max_pixels), info.vi)) as vi_frames):
 
         def next_ir() -> Frame | None:
             frame = next(ir_frames, None)

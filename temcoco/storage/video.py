@@ -41,10 +41,12 @@ import tifffile
 
 from temcoco.errors import ClipError, StorageError
 from temcoco.storage.fs import TEMP_PREFIX, filesystem, is_local
+from temcoco.storage.imagesize import header_size
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".mkv", ".mov")
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".tif", ".tiff")
 DEFAULT_FOLDER_FPS = 25.0  # frame folders carry no rate
+DEFAULT_MAX_PIXELS = 4096 * 4096  # a frame above this is refused before it is decoded (--max-pixels)
 
 _WINDOW_FRAMES = 16  # frames sampled for a folder's 8-bit window
 _WINDOW_VALUES = 1 << 18  # pixel values kept per sampled frame
@@ -81,20 +83,29 @@ class Frame(NamedTuple):
 # ---------------------------------------------------------------- reading
 
 
-def probe(url: str, storage_options: dict | None = None) -> StreamInfo:
+def check_pixels(url: str, width: int, height: int, max_pixels: int) -> None:
+    """ClipError when a ``width`` x ``height`` frame of ``url`` is above ``max_pixels``."""
+    if width * height > max_pixels:
+        raise ClipError(f"{url}: frames are {width}x{height} ({width * height / 1e6:.1f} Mpx), above the limit of "
+                        f"{max_pixels / 1e6:.1f} Mpx a frame: raise --max-pixels to fuse it")
+
+
+def probe(url: str, storage_options: dict | None = None, max_pixels: int = DEFAULT_MAX_PIXELS) -> StreamInfo:
     """Open a video file or frame folder and decode its first frame to prove it is readable.
 
     Raises ClipError (one line, naming ``url``) for a missing path, an empty file, a file
     that is not a readable video, a video without video stream or frames, a folder without
-    images, an unknown file type.
+    images, an unknown file type, and for frames above ``max_pixels`` (from the header,
+    before anything is decoded).
     """
     fs, path = filesystem(url, storage_options)
     with _read_errors(url):
         if _source_kind(fs, path, url) == "frames":
             paths = _image_paths(fs, path, url)
-            height, width = _load_image(fs, paths[0], url).shape[:2]
+            height, width = _load_image(fs, paths[0], url, max_pixels).shape[:2]
             return StreamInfo(url, "frames", width, height, DEFAULT_FOLDER_FPS, len(paths))
         with _open_video(fs, path, url) as (container, stream):
+            check_pixels(url, stream.codec_context.width, stream.codec_context.height, max_pixels)
             frames = _decoded_frames(container, stream, url)
             first = next(frames, None)
             frames.close()
@@ -104,7 +115,8 @@ def probe(url: str, storage_options: dict | None = None) -> StreamInfo:
             return StreamInfo(url, "video", first.width, first.height, fps, _frame_count(container, stream, fps))
 
 
-def iter_frames(url: str, channels: int, storage_options: dict | None = None) -> Iterator[Frame]:
+def iter_frames(url: str, channels: int, storage_options: dict | None = None,
+                max_pixels: int = DEFAULT_MAX_PIXELS) -> Iterator[Frame]:
     """Stream the frames of a video file or frame folder, one at a time.
 
     Args:
@@ -114,7 +126,8 @@ def iter_frames(url: str, channels: int, storage_options: dict | None = None) ->
     Yields:
         Frame(time, image (H, W, channels) uint8).
 
-    Raises ClipError as ``probe`` does, and for a video that is truncated or corrupt after
+    Raises ClipError as ``probe`` does (every image of a folder is checked against
+    ``max_pixels`` before it is decoded), and for a video that is truncated or corrupt after
     some frames or whose frames change size midway.
     """
     if channels not in (1, 3):
@@ -122,7 +135,7 @@ def iter_frames(url: str, channels: int, storage_options: dict | None = None) ->
     fs, path = filesystem(url, storage_options)
     with _read_errors(url):
         if _source_kind(fs, path, url) == "frames":
-            yield from _folder_frames(fs, path, url, channels)
+            yield from _folder_frames(fs, path, url, channels, max_pixels)
         else:
             yield from _video_frames(fs, path, url, channels)
 
@@ -238,10 +251,10 @@ def _image_paths(fs, path: str, url: str) -> list[str]:
     return sorted(names, key=lambda p: natural_key(posixpath.basename(p)))
 
 
-def _folder_frames(fs, path: str, url: str, channels: int) -> Iterator[Frame]:
+def _folder_frames(fs, path: str, url: str, channels: int, max_pixels: int) -> Iterator[Frame]:
     paths = _image_paths(fs, path, url)
     window = first = None
-    for index, image in enumerate(_read_ahead(fs, paths, url)):
+    for index, image in enumerate(_read_ahead(fs, paths, url, max_pixels)):
         if first is None:
             first = image.shape[:2]
         elif image.shape[:2] != first:
@@ -254,23 +267,27 @@ def _folder_frames(fs, path: str, url: str, channels: int) -> Iterator[Frame]:
         yield Frame(index / DEFAULT_FOLDER_FPS, _to_channels(image, channels))
 
 
-def _read_ahead(fs, paths: list[str], url: str) -> Iterator[np.ndarray]:
+def _read_ahead(fs, paths: list[str], url: str, max_pixels: int) -> Iterator[np.ndarray]:
     """``_load_image`` of each path, in order, fetched and decoded up to ``_READ_AHEAD`` images ahead
     on a few threads (object-store reads are latency-bound; cv2 decodes without the GIL)."""
     with ThreadPoolExecutor(_READ_THREADS) as pool:
         pending: deque = deque()
         for path in paths:
-            pending.append(pool.submit(_load_image, fs, path, url))
+            pending.append(pool.submit(_load_image, fs, path, url, max_pixels))
             if len(pending) == _READ_AHEAD:
                 yield pending.popleft().result()
         while pending:
             yield pending.popleft().result()
 
 
-def _load_image(fs, path: str, url: str) -> np.ndarray:
-    """One image as (H, W, 1) gray or (H, W, 3) RGB in its own dtype (alpha dropped)."""
+def _load_image(fs, path: str, url: str, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """One image as (H, W, 1) gray or (H, W, 3) RGB in its own dtype (alpha dropped); its header
+    size is checked against ``max_pixels`` before it is decoded."""
     data = fs.cat_file(path)
     name = posixpath.basename(path)
+    size = header_size(data)
+    if size is not None:
+        check_pixels(f"{url}/{name}" if not url.endswith(name) else url, *size, max_pixels)
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     bgr = image is not None
     if image is None and name.lower().endswith((".tif", ".tiff")):

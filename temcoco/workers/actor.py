@@ -23,6 +23,12 @@ class MethodInfo:
     temporal_radius: int
 
 
+def memory_share(cpus: int) -> int:
+    """This actor's share of its node's memory: total memory x its CPUs / the node's CPUs (bytes)."""
+    total = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return total * min(cpus, os.cpu_count() or 1) // (os.cpu_count() or 1)
+
+
 class FusionWorker:
     """Runs the stages of :mod:`temcoco.workers.stages` (wrapped by ``ray.remote`` in the pool).
 
@@ -41,6 +47,7 @@ class FusionWorker:
         cv2.setNumThreads(job.cpus_per_worker)
         self.job = job
         self.method: FusionMethod = load_method(job.method, job.weights, device)
+        self.limits = stages.Limits(job.max_pixels, memory_share(job.cpus_per_worker))
 
     def where(self) -> dict:
         """This actor's host, process and Ray node id (for tests and logs)."""
@@ -56,7 +63,8 @@ class FusionWorker:
         return stages.fingerprint(source, self.job.storage_options)
 
     def ingest(self, source: ClipSource, layout: ClipLayout, fingerprint: str) -> stages.Ingested:
-        return stages.ingest(source, layout, fingerprint, self.job.chunk, self.job.storage_options)
+        return stages.ingest(source, layout, fingerprint, self.job.chunk, self.job.storage_options, self.limits,
+                             self.method.temporal_radius)
 
     def fuse_chunk(self, layout: ClipLayout, spec: ChunkSpec, fingerprint: str) -> int:
         return stages.fuse_chunk(layout, spec, fingerprint, self.method, self.job.storage_options)

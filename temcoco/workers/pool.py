@@ -1,9 +1,12 @@
 """A pool of Ray fusion actors that many clip threads share.
 
 Each stage is a typed method of :class:`WorkerPool` returning a future. Work is handed to an
-idle actor (each actor takes at most ``depth`` calls at once, so the next call is queued when
-the current one finishes); actors are restarted by Ray when their process dies, and the
-interrupted call is retried (all stages are idempotent).
+idle actor (one call at a time, so a worker that dies takes down only the call it was running);
+actors are restarted by Ray when their process dies, and a failed call is retried a bounded
+number of times (all stages are idempotent).
+
+Secrets never travel: actors get no environment from the driver (a local cluster inherits
+the driver's; a remote cluster's nodes use their own credentials, see the README).
 """
 
 from __future__ import annotations
@@ -11,20 +14,27 @@ from __future__ import annotations
 import logging
 import os
 import queue
+import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import ray
+from ray.exceptions import RayActorError, RayError, RayTaskError
 
-from temcoco.errors import TemcocoError
+from temcoco.errors import ClipError, TemcocoError
 from temcoco.job import JobConfig
 from temcoco.overlap import ChunkSpec
 from temcoco.storage.archive import ClipSource
 from temcoco.storage.layout import ClipLayout
 from temcoco.workers.actor import FusionWorker, MethodInfo
 from temcoco.workers.stages import Ingested
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT = 300.0  # seconds for every actor to be placed and load its method
+RETRY_BACKOFF = 1.0  # seconds before the first retry of a stage; doubled for each further one
 
 
 def connect(address: str | None, cpus_needed: int) -> None:
@@ -42,11 +52,6 @@ def connect(address: str | None, cpus_needed: int) -> None:
         raise TemcocoError(f"cannot connect to the Ray cluster at {address or 'local'}: {e}") from e
 
 
-def forwarded_environment() -> dict[str, str]:
-    """The driver's object-store settings (``AWS_*``), handed to actors so they reach the same storage."""
-    return {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
-
-
 @dataclass(frozen=True)
 class ActorResources:
     """What each fusion actor asks Ray for, and the torch device it then uses."""
@@ -60,11 +65,14 @@ def actor_resources(cluster: dict[str, float], job: JobConfig) -> ActorResources
     """The selection rule: one GPU per actor when the cluster has GPUs (and the user did not ask
     for the CPU), else CPU actors; each actor also takes ``cpus_per_worker`` CPUs.
 
-    Raises TemcocoError when CPU actors cannot all fit, since Ray would wait for them forever.
+    Raises TemcocoError when the actors cannot all be placed, since Ray would wait for them forever.
     """
     gpus = 1 if cluster.get("GPU", 0) >= 1 and job.device != "cpu" else 0
     if job.device == "cuda" and not gpus:
         raise TemcocoError("--device cuda was asked for but the Ray cluster has no GPU")
+    if gpus and job.workers > cluster["GPU"]:
+        raise TemcocoError(f"--workers {job.workers} needs {job.workers} GPUs (one per actor); the Ray cluster has "
+                           f"{cluster['GPU']:g}: use --workers {int(cluster['GPU'])}, or --device cpu")
     needed = job.workers * job.cpus_per_worker
     if not gpus and needed > cluster.get("CPU", 0):
         raise TemcocoError(f"--workers {job.workers} x --cpus-per-worker {job.cpus_per_worker} needs {needed} CPUs; "
@@ -73,53 +81,114 @@ def actor_resources(cluster: dict[str, float], job: JobConfig) -> ActorResources
 
 
 class WorkerPool:
-    """``job.workers`` :class:`FusionWorker` actors; each stage method runs on the next idle one."""
+    """``job.workers`` :class:`FusionWorker` actors; each stage method runs on the next idle one.
 
-    def __init__(self, job: JobConfig, depth: int = 2) -> None:
+    Every actor is placed and started before any work (one that cannot start is dropped, with
+    its reason; none at all is a job-level error). A stage call that raises, or whose worker
+    dies, is retried at most ``job.max_retries`` times with backoff (a ClipError, the clip's own
+    problem, is not retried); then it fails with a ClipError that says what happened and where.
+    An actor that dies is restarted by Ray; one that cannot start again is never fed work.
+    """
+
+    def __init__(self, job: JobConfig, depth: int = 1) -> None:
         connect(job.ray_address, job.workers * job.cpus_per_worker)
         resources = actor_resources(ray.cluster_resources(), job)
         actor_cls = ray.remote(FusionWorker).options(
-            num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, max_restarts=-1, max_task_retries=-1,
-            runtime_env={"env_vars": forwarded_environment()},
+            num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, max_restarts=-1, max_task_retries=0,
         )
         self.actors = [actor_cls.remote(job, resources.device) for _ in range(job.workers)]
+        self.max_retries = job.max_retries
+        self._dead: dict[int, str] = {}  # actor index -> why it gets no work
         self._calls_done: Counter = Counter()  # (actor index, stage) -> completed calls
         self._idle: queue.Queue[int] = queue.Queue()
+        self.method = self._start()
         for _ in range(depth):
             for index in range(len(self.actors)):
-                self._idle.put(index)
+                if index not in self._dead:
+                    self._idle.put(index)
+        self._executor = ThreadPoolExecutor(depth * len(self.actors), thread_name_prefix="stage")
 
-    def describe(self) -> Future[MethodInfo]:
-        return self._run("describe", lambda a: a.describe.remote())
+    def _start(self) -> MethodInfo:
+        """Wait until every actor is placed and constructed; drop those that cannot be; the loaded method."""
+        refs = [a.describe.remote() for a in self.actors]
+        _, pending = ray.wait(refs, num_returns=len(refs), timeout=START_TIMEOUT)
+        infos = {}
+        for index, ref in enumerate(refs):
+            if ref in pending:
+                self._dead[index] = f"not placed on the Ray cluster within {START_TIMEOUT:.0f} s"
+                ray.kill(self.actors[index])
+                continue
+            try:
+                infos[index] = ray.get(ref)
+            except (RayActorError, RayTaskError) as e:
+                self._dead[index] = f"could not start: {failure_line(e)}"
+        for index, why in self._dead.items():
+            log.warning("fusion worker %d gets no work: %s", index, why)
+        if not infos:
+            raise TemcocoError(f"no fusion worker could start: {next(iter(self._dead.values()))}")
+        return next(iter(infos.values()))
 
     def fingerprint(self, source: ClipSource) -> Future[str]:
-        return self._run("fingerprint", lambda a: a.fingerprint.remote(source))
+        return self._run("fingerprint", "fingerprinting its sources", lambda a: a.fingerprint.remote(source))
 
     def ingest(self, source: ClipSource, layout: ClipLayout, fingerprint: str) -> Future[Ingested]:
-        return self._run("ingest", lambda a: a.ingest.remote(source, layout, fingerprint))
+        return self._run("ingest", "ingesting it", lambda a: a.ingest.remote(source, layout, fingerprint))
 
     def fuse_chunk(self, layout: ClipLayout, spec: ChunkSpec, fingerprint: str) -> Future[int]:
-        return self._run("fuse_chunk", lambda a: a.fuse_chunk.remote(layout, spec, fingerprint))
+        return self._run("fuse_chunk", f"fusing frames {spec.start}-{spec.stop - 1}",
+                         lambda a: a.fuse_chunk.remote(layout, spec, fingerprint))
 
     def finish(self, layout: ClipLayout, ingested: Ingested) -> Future[dict]:
-        return self._run("finish", lambda a: a.finish.remote(layout, ingested))
+        return self._run("finish", "encoding and measuring it", lambda a: a.finish.remote(layout, ingested))
 
-    def _run(self, stage: str, call: Callable[[ray.actor.ActorHandle], ray.ObjectRef]) -> Future:
-        """``call(actor)`` on an idle actor; blocks while all are busy."""
-        index = self._idle.get()
-        future = call(self.actors[index]).future()
+    def _run(self, stage: str, what: str, call: Callable[[ray.actor.ActorHandle], ray.ObjectRef]) -> Future:
+        """``call(actor)`` on idle actors, with retries (see the class doc); a future of its result."""
+        return self._executor.submit(self._attempts, stage, what, call)
 
-        def done(f: Future) -> None:
-            self._idle.put(index)
-            if not f.cancelled() and f.exception() is None:
+    def _attempts(self, stage: str, what: str, call: Callable[[ray.actor.ActorHandle], ray.ObjectRef]):
+        died, failures = 0, []
+        for attempt in range(self.max_retries + 1):
+            if attempt:
+                time.sleep(RETRY_BACKOFF * 2 ** (attempt - 1))
+            index = self._take()
+            try:
+                result = ray.get(call(self.actors[index]))
                 self._calls_done[(index, stage)] += 1
+                return result
+            except RayActorError as e:
+                died += 1
+                failures.append("its worker died")
+                if e.actor_init_failed:
+                    self._dead[index] = f"could not restart: {failure_line(e)}"
+            except Exception as e:  # noqa: BLE001 - a stage's own error
+                cause = getattr(e, "cause", None) or e
+                if isinstance(cause, TemcocoError):  # the clip's problem: the same on every try
+                    raise cause from None
+                failures.append(failure_line(cause))
+            finally:
+                if index not in self._dead:
+                    self._idle.put(index)
+        if died == len(failures):
+            raise ClipError(f"worker died {died} times {what} (out of memory?)")
+        raise ClipError(f"{what} failed {len(failures)} times, last: {failures[-1]}")
 
-        future.add_done_callback(done)
-        return future
+    def _take(self) -> int:
+        """An idle, live actor (blocks while all are busy); ClipError when none is left."""
+        while len(self._dead) < len(self.actors):
+            index = self._idle.get()
+            if index not in self._dead:
+                return index
+        raise ClipError(f"no fusion worker is left: {next(iter(self._dead.values()))}")
 
     def work_by_node(self) -> dict[str, dict[str, int]]:
-        """Completed calls per Ray node and stage, e.g. {node_id: {"fuse_chunk": 12, ...}}."""
-        nodes = [w["node_id"] for w in self.where()]
+        """Completed calls per Ray node and stage, e.g. {node_id: {"fuse_chunk": 12, ...}}; actors that
+        cannot answer count under "unknown"."""
+        nodes = {}
+        for index, actor in enumerate(self.actors):
+            try:
+                nodes[index] = ray.get(actor.where.remote(), timeout=30)["node_id"]
+            except (RayError, TimeoutError):
+                nodes[index] = "unknown"
         out: dict[str, dict[str, int]] = {}
         for (index, stage), n in sorted(self._calls_done.items()):
             per_stage = out.setdefault(nodes[index], {})
@@ -130,6 +199,7 @@ class WorkerPool:
         return ray.get([a.where.remote() for a in self.actors])
 
     def shutdown(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
         for actor in self.actors:
             ray.kill(actor)
 
@@ -138,3 +208,14 @@ class WorkerPool:
 
     def __exit__(self, *exc) -> None:
         self.shutdown()
+
+
+def failure_line(error: BaseException) -> str:
+    """One line saying what went wrong: the worker's own error, not Ray's wrapper and traceback."""
+    cause = getattr(error, "cause", None)  # ray.exceptions.RayTaskError carries the actor's exception
+    if isinstance(cause, BaseException):
+        error = cause
+    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    if isinstance(error, TemcocoError) and message:
+        return message
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__

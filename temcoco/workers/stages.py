@@ -23,7 +23,25 @@ from temcoco.storage.archive import ClipSource
 from temcoco.storage.frames import create_frames, create_inputs, open_frames, open_inputs, read_window, stored_chunks
 from temcoco.storage.fs import filesystem, join, read_json, remove_tree, write_json
 from temcoco.storage.lease import is_held
+from temcoco.storage.video import DEFAULT_MAX_PIXELS
 from temcoco.storage.layout import ClipLayout
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one worker may take on: the largest frame, and the memory for one chunk in flight."""
+
+    max_pixels: int = DEFAULT_MAX_PIXELS
+    memory: int = 8 << 30  # bytes
+    BYTES_PER_PIXEL = 64  # estimate per frame pixel of a window in flight: staged IR+VI, fused RGB, float features
+
+    def check_chunk(self, frames: int, height: int, width: int) -> None:
+        """ClipError when a window of ``frames`` frames of height x width would not fit :attr:`memory`."""
+        need = frames * height * width * self.BYTES_PER_PIXEL
+        if need > self.memory:
+            raise ClipError(f"a window of {frames} frames at {width}x{height} needs about {need / 2**30:.1f} GiB, "
+                            f"above this worker's {self.memory / 2**30:.1f} GiB: use a smaller --chunk or more "
+                            "--cpus-per-worker")
 
 
 @dataclass(frozen=True)
@@ -82,15 +100,20 @@ def _hash_file(fs, name: str, url: str, size: int, digest) -> None:
 
 
 def ingest(source: ClipSource, layout: ClipLayout, fingerprint: str, chunk: int,
-           storage_options: dict | None = None) -> Ingested:
-    """Decode and align the pair, append it to the clip's input zarr ``chunk`` frames at a time."""
+           storage_options: dict | None = None, limits: Limits = Limits(), halo: int = 0) -> Ingested:
+    """Decode and align the pair, append it to the clip's input zarr ``chunk`` frames at a time.
+
+    Frames above ``limits.max_pixels``, or a window of ``chunk + 2 * halo`` frames that would not
+    fit ``limits.memory``, are a ClipError before anything is decoded.
+    """
     from temcoco.storage.pairing import PairStats, iter_pairs, probe_pair
 
     done = read_json(layout.ingest_marker, storage_options)
     if done and done.get("fingerprint") == fingerprint and done.get("chunk") == chunk:
         return Ingested(**done)
     began = time.perf_counter()
-    info = probe_pair(source.ir, source.vi, storage_options)
+    info = probe_pair(source.ir, source.vi, storage_options, limits.max_pixels)
+    limits.check_chunk(chunk + 2 * halo, info.height, info.width)
     group = create_inputs(layout.staged_inputs, info.height, info.width, chunk, storage_options)
     stats = PairStats(0, 0, 0, "")
     block_ir, block_vi = [], []
@@ -102,7 +125,7 @@ def ingest(source: ClipSource, layout: ClipLayout, fingerprint: str, chunk: int,
             block_ir.clear()
             block_vi.clear()
 
-    for ir, vi in iter_pairs(source.ir, source.vi, storage_options, stats=stats):
+    for ir, vi in iter_pairs(source.ir, source.vi, storage_options, stats=stats, max_pixels=limits.max_pixels):
         block_ir.append(ir)
         block_vi.append(vi)
         if len(block_ir) == chunk:
