@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from temcoco.errors import TemcocoError
 from temcoco.model.base import FusionMethod
 from temcoco.model.classical import ClassicalFusion
@@ -19,6 +21,10 @@ def load_method(name: str, weights: str | None = None, device: str = "auto") -> 
     """
     if name == "temcoco":
         from temcoco.model.inference import NetworkFusion
+        from temcoco.model.paper.inference import PaperFusion, is_paper_weights
+
+        if weights and is_paper_weights(Path(weights)):  # the published network, from `temcoco convert-weights`
+            return PaperFusion.load(weights, device)
 
         return NetworkFusion.load(weights=weights, device=device)
     if name in METHODS:

@@ -8,19 +8,37 @@ Attribute names follow the published state_dict keys.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 
 class ConvAct3d(nn.Module):
-    """Conv3d + LeakyReLU(0.2): (B, Cin, T, H, W) -> (B, Cout, T', H', W')."""
+    """Conv3d with a 1xkxk (spatial) or kx1x1 (temporal) kernel + LeakyReLU(0.2):
+    (B, Cin, T, H, W) -> (B, Cout, T', H', W').
+
+    The weights are a Conv3d's; the convolution runs as a 2-D one (frames on the batch for a
+    spatial kernel, H*W flattened for a temporal one), the same sums, several times faster
+    than the 3-D kernel on CPU.
+    """
 
     def __init__(self, cin: int, cout: int, kernel: tuple[int, int, int], stride: tuple[int, int, int], padding: tuple[int, int, int]) -> None:
         super().__init__()
+        if kernel[0] != 1 and kernel[1:] != (1, 1):
+            raise ValueError(f"kernel {kernel} is neither spatial (1, k, k) nor temporal (k, 1, 1)")
         self.conv3d = nn.Conv3d(cin, cout, kernel, stride, padding)
         self.act = nn.LeakyReLU(0.2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.act(self.conv3d(x))
+        b, _, t, h, w = x.shape
+        c = self.conv3d
+        if c.kernel_size[0] == 1:
+            frames = x.transpose(1, 2).flatten(0, 1)  # (B*T, Cin, H, W)
+            y = F.conv2d(frames, c.weight[:, :, 0], c.bias, c.stride[1:], c.padding[1:])
+            y = y.unflatten(0, (b, t)).transpose(1, 2)
+        else:
+            y = F.conv2d(x.flatten(3), c.weight[..., 0], c.bias, c.stride[:2], c.padding[:2])
+            y = y.unflatten(3, (h, w))
+        return self.act(y)
 
 
 class SepConv3d(nn.Module):
