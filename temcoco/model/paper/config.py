@@ -41,6 +41,11 @@ class PaperConfig:
         return self.window_frames - 2 * self.halo
 
     @property
+    def dino_dim(self) -> int:
+        """Width of the semantic features (DINOv2 ViT-L/14 tokens)."""
+        return 1024
+
+    @property
     def temporal_radius(self) -> int:
         """Halo a caller must supply so that any core range is covered by whole windows."""
         return self.halo + self.core_frames - 1
