@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from temcoco.errors import TemcocoError
-from temcoco.model.paper.config import PaperConfig
+from temcoco.model.paper.config import PARAMETERS, PaperConfig
 from temcoco.model.paper.convert import convert_weights
 from temcoco.model.paper.inference import PaperFusion
 from temcoco.model.paper.network import PaperNet
@@ -45,7 +45,7 @@ def test_keys_shapes_and_parameters_are_the_published_ones():
     spec = json.loads((REFERENCE_DIR / "spec.json").read_text())
     net = PaperNet()
     assert {k: list(v.shape) for k, v in net.state_dict().items()} == {k: v["shape"] for k, v in spec["keys"].items()}
-    assert sum(p.numel() for p in net.parameters()) == spec["parameters"] == 19_213_417
+    assert sum(p.numel() for p in net.parameters()) == spec["parameters"] == PARAMETERS == 19_213_417
 
 
 @needs_reference

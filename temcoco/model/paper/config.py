@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, fields
 from temcoco.errors import TemcocoError
 
 NAME = "paper"
+PARAMETERS = 19_213_417  # of the published Fusion(); tests check the network has exactly these
 SPATIAL_MULTIPLE = 16  # the semantic branch goes to 1/16 scale and back: H and W are padded to this
 
 
