@@ -21,7 +21,8 @@ def load_method(name: str, weights: str | None = None, device: str = "auto") -> 
     """
     if name == "temcoco":
         from temcoco.model.inference import NetworkFusion
-        from temcoco.model.paper.inference import PaperFusion, is_paper_weights
+        from temcoco.model.paper.inference import PaperFusion
+        from temcoco.model.paper.weights import is_paper_weights
 
         if weights and is_paper_weights(Path(weights)):  # the published network, from `temcoco convert-weights`
             return PaperFusion.load(weights, device)

@@ -20,9 +20,7 @@ from temcoco.errors import TemcocoError
 from temcoco.model.inference import weights_version
 from temcoco.model.paper.config import PaperConfig
 from temcoco.model.paper.network import PaperNet
-from temcoco.model.paper.weights import is_paper_weights, load_paper
-
-__all__ = ["PaperFusion", "is_paper_weights", "resolve_device"]
+from temcoco.model.paper.weights import load_paper
 
 
 def resolve_device(name: str) -> torch.device:

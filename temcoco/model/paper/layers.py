@@ -26,7 +26,7 @@ class ConvAct3d(nn.Module):
         if kernel[0] != 1 and kernel[1:] != (1, 1):
             raise ValueError(f"kernel {kernel} is neither spatial (1, k, k) nor temporal (k, 1, 1)")
         self.conv3d = nn.Conv3d(cin, cout, kernel, stride, padding)
-        self.act = nn.LeakyReLU(0.2)
+        self.act = nn.LeakyReLU(0.2, inplace=True)  # on the conv's fresh output: saves a copy
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         b, _, t, h, w = x.shape
@@ -71,7 +71,7 @@ def conv_stack(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
 
 def conv2d_act(cin: int, cout: int) -> nn.Sequential:
     """3x3 Conv2d + LeakyReLU(0.2), as a one-layer Sequential (keys ``.0.weight``)."""
-    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.LeakyReLU(0.2))
+    return nn.Sequential(nn.Conv2d(cin, cout, 3, padding=1), nn.LeakyReLU(0.2, inplace=True))
 
 
 class Encoder(nn.Module):

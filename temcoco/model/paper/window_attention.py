@@ -64,6 +64,8 @@ class WindowAttention(nn.Module):
 
 
 class Mlp(nn.Module):
+    """fc1, GELU, fc2: (..., C) -> (..., C)."""
+
     def __init__(self, dim: int, hidden: int) -> None:
         super().__init__()
         self.fc1, self.act, self.fc2 = nn.Linear(dim, hidden), nn.GELU(), nn.Linear(hidden, dim)
