@@ -109,6 +109,11 @@ def test_registry_picks_the_paper_network(converted):
     assert method.version.startswith("temcoco-paper-") and method.temporal_radius == 7
 
 
+def test_a_torch_checkpoint_as_weights_says_to_convert_it(tmp_path):
+    with pytest.raises(TemcocoError, match="convert-weights"):
+        load_method("temcoco", weights=str(tmp_path / "VideoFusionNet_495000.pth"), device="cpu")
+
+
 class _RunsCode:
     def __reduce__(self):
         return (os.system, (f"touch {self.marker}",))

@@ -17,6 +17,8 @@ from temcoco.model.paper.network import PaperNet
 
 def is_paper_weights(path: Path) -> bool:
     """Whether a temcoco weights file holds the published network."""
+    if path.suffix in (".pth", ".pt"):
+        raise TemcocoError(f"{path} is a torch checkpoint: convert it first (temcoco convert-weights {path} OUT.safetensors)")
     return json.loads(read_metadata(path).get("config", "{}")).get("name") == NAME
 
 
