@@ -1,10 +1,11 @@
-"""GPU benchmark of the network (run it where CUDA is available; prints a table).
+"""GPU benchmark of the networks (run it where CUDA is available; prints a table).
 
-    .venv/bin/python bench/gpu.py            # both configurations, bf16, 640x480 and 1280x1024
+    .venv/bin/python bench/gpu.py            # small (bf16) and paper (bf16, fp32), 640x480 and 1280x1024
 
-Measures frames per second of the network's forward pass alone (randomly initialised
-weights of each named configuration: speed does not depend on the weight values), for a
-window of ``--frames`` core frames plus the halo, after a warm-up, synchronised timing.
+Measures fused frames per second of the forward pass alone, after a warm-up, synchronised
+timing, with randomly initialised weights (speed does not depend on the weight values), and
+the peak GPU memory of a pass. `small`: a window of ``--frames`` core frames plus its halo.
+`paper`: one inference window as PaperFusion runs it (10 frames, of which 6 are kept).
 """
 
 from __future__ import annotations
@@ -15,36 +16,56 @@ import time
 import torch
 
 from temcoco.model.network import CONFIGS, TemCoCoNet
+from temcoco.model.paper.config import PaperConfig
+from temcoco.model.paper.network import PaperNet
 
 
-def fps(config: str, height: int, width: int, frames: int, dtype: torch.dtype, repeats: int = 5) -> float:
-    net = TemCoCoNet(CONFIGS[config]).eval().cuda()
-    r = net.temporal_radius
-    ir = torch.rand(1, frames + 2 * r, 1, height, width, device="cuda")
-    vi = torch.rand(1, frames + 2 * r, 3, height, width, device="cuda")
-    with torch.inference_mode(), torch.autocast("cuda", dtype=dtype):
-        net(ir, vi)  # warm-up (and cuDNN autotuning)
+def _small(height: int, width: int, frames: int) -> tuple[torch.nn.Module, tuple[torch.Tensor, ...], int]:
+    net = TemCoCoNet(CONFIGS["small"]).eval().cuda()
+    n = frames + 2 * net.temporal_radius
+    return net, (torch.rand(1, n, 1, height, width, device="cuda"), torch.rand(1, n, 3, height, width, device="cuda")), frames
+
+
+def _paper(height: int, width: int) -> tuple[torch.nn.Module, tuple[torch.Tensor, ...], int]:
+    config = PaperConfig()
+    x = torch.rand(1, config.window_frames, 3, height, width, device="cuda")
+    return PaperNet().eval().cuda(), (x, x.clone()), config.core_frames
+
+
+def measure(net: torch.nn.Module, inputs: tuple[torch.Tensor, ...], frames: int, dtype: torch.dtype, repeats: int = 5) -> tuple[float, float]:
+    """(fused frames per second, peak GiB) of ``repeats`` passes that each yield ``frames`` frames."""
+    torch.cuda.reset_peak_memory_stats()
+    with torch.inference_mode(), torch.autocast("cuda", dtype=dtype, enabled=dtype != torch.float32):
+        net(*inputs)  # warm-up (and cuDNN autotuning)
         torch.cuda.synchronize()
         began = time.perf_counter()
         for _ in range(repeats):
-            net(ir, vi)
+            net(*inputs)
         torch.cuda.synchronize()
-    return frames * repeats / (time.perf_counter() - began)
+    return frames * repeats / (time.perf_counter() - began), torch.cuda.max_memory_allocated() / 2**30
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--frames", type=int, default=8)
+    ap.add_argument("--frames", type=int, default=8, help="core frames per pass of `small`")
     args = ap.parse_args()
     if not torch.cuda.is_available():
         raise SystemExit("no CUDA device: this benchmark needs a GPU")
     torch.backends.cudnn.benchmark = True
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
-    print(f"{'config':<8} {'size':>10} {'frames/s (bf16)':>16}")
-    for config in ("small", "paper"):
+    print(f"{'config':<8} {'size':>10} {'dtype':>6} {'frames/s':>10} {'peak GiB':>9}")
+    runs = [("small", torch.bfloat16), ("paper", torch.bfloat16), ("paper", torch.float32)]
+    for config, dtype in runs:
         for height, width in ((480, 640), (1024, 1280)):
-            print(f"{config:<8} {width}x{height:<5} {fps(config, height, width, args.frames, torch.bfloat16):>16.1f}",
-                  flush=True)
+            net, inputs, frames = _small(height, width, args.frames) if config == "small" else _paper(height, width)
+            try:
+                rate, peak = measure(net, inputs, frames, dtype)
+                result = f"{rate:>10.1f} {peak:>9.1f}"
+            except torch.cuda.OutOfMemoryError:
+                result = f"{'out of memory':>20}"
+            print(f"{config:<8} {width}x{height:<5} {str(dtype).removeprefix('torch.'):>6} {result}", flush=True)
+            del net, inputs
+            torch.cuda.empty_cache()
 
 
 if __name__ == "__main__":

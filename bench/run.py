@@ -43,8 +43,13 @@ NOTES = """
   (so every frame recomputes its own 2r halo frames); after: channels-last, 8 output frames
   per pass under `torch.inference_mode()`. More frames per pass (16, 24) was measured no
   faster and costs more memory; `torch.compile` was not tried.
-- GPU: `bench/gpu.py` (bf16, both configurations, 640x480 and 1280x1024) has not been run:
-  no GPU machine was lent to this task.
+- GPU: `bench/gpu.py` (`small` in bf16, `paper` in bf16 and fp32, 640x480 and 1280x1024,
+  fused frames/s and peak GPU memory) has not been run: no GPU machine was lent to this task.
+- The published network (`paper`), `bench/paper_cpu.py` (not part of `make bench`: one window
+  takes about 9 minutes), 640x480, 2 threads, one inference window (10 frames computed, the
+  middle 6 kept), random weights, on this 2-core machine while another process kept it busy
+  (load 3 to 5): 531 s per window, i.e. 53.1 s per computed frame and 88.5 s per fused frame;
+  peak RSS 12,142 MiB (1,013 MiB before the window). It is for GPUs.
 """
 
 

@@ -86,16 +86,6 @@ class NetworkConfig:
 
 CONFIGS = {
     "small": NetworkConfig(),
-    "paper": NetworkConfig(
-        name="paper",
-        channels=(32, 64, 128),
-        heads=4,
-        window=8,
-        mlp_ratio=2,
-        temporal_window=2,
-        align_channels=64,
-        dino_dim=1024,
-    ),
 }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from pathlib import Path
 
 from temcoco.errors import TemcocoError
 from temcoco.model.base import FusionMethod
@@ -35,6 +36,11 @@ def load_method(name: str, weights: str | None = None, device: str = "auto") -> 
     """
     if name == NETWORK:
         from temcoco.model.inference import NetworkFusion
+        from temcoco.model.paper.inference import PaperFusion
+        from temcoco.model.paper.weights import is_paper_weights
+
+        if weights and is_paper_weights(Path(weights)):  # the published network, from `temcoco convert-weights`
+            return PaperFusion.load(weights, device)
 
         return NetworkFusion.load(weights=weights, device=device)
     if name in RULES:

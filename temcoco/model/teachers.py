@@ -43,15 +43,17 @@ class VGGTeacher(nn.Module):
 
 class DinoTeacher(nn.Module):
     """(N, 3 or 1, H, W) in 0..1 -> patch tokens (N, D, H', W') of a DINOv2 ViT, the input resized
-    to the nearest multiple of the patch size.
+    to the nearest multiple of the patch size, or with ``stride`` so that one token covers
+    ``stride`` x ``stride`` input pixels (H' = H // stride).
 
     ``model`` is a ``transformers`` Dinov2Model or a model of the DINOv2 torch.hub repository
     (``forward_features`` -> ``x_norm_patchtokens``).
     """
 
-    def __init__(self, model: nn.Module) -> None:
+    def __init__(self, model: nn.Module, stride: int | None = None) -> None:
         super().__init__()
         self.model = model.eval().requires_grad_(False)
+        self.stride = stride
         self.hub = hasattr(model, "forward_features")
         self.patch = int(model.patch_size if self.hub else model.config.patch_size)
         self.dim = int(model.embed_dim if self.hub else model.config.hidden_size)
@@ -59,7 +61,10 @@ class DinoTeacher(nn.Module):
     @torch.no_grad()
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p = self.patch
-        h, w = max(p, round(x.shape[-2] / p) * p), max(p, round(x.shape[-1] / p) * p)
+        if self.stride:
+            h, w = max(p, x.shape[-2] // self.stride * p), max(p, x.shape[-1] // self.stride * p)
+        else:
+            h, w = max(p, round(x.shape[-2] / p) * p), max(p, round(x.shape[-1] / p) * p)
         x = _normalize(F.interpolate(x.expand(-1, 3, -1, -1), size=(h, w), mode="bilinear", align_corners=False))
         if self.hub:
             tokens = self.model.forward_features(x)["x_norm_patchtokens"]

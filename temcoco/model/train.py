@@ -31,6 +31,9 @@ from temcoco.model.data import WindowSampler, load_clips
 from temcoco.model.degrade import DegradeConfig
 from temcoco.model.losses import FusionLoss, LossWeights
 from temcoco.model.network import CONFIGS, TemCoCoNet
+from temcoco.model.paper.config import NAME as PAPER
+from temcoco.model.paper.training import SEMANTIC_STRIDE, PaperTrainee, load_trainee
+from temcoco.model.paper.weights import is_paper_weights
 from temcoco.model.teachers import Teachers, load_dino, load_vgg
 
 log = logging.getLogger(__name__)
@@ -38,7 +41,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainConfig:
-    network: str = "small"  # a named configuration of temcoco.model.network.CONFIGS
+    network: str = "small"  # "paper" (the published network) or a configuration of temcoco.model.network.CONFIGS
     data_root: str = ""  # M3SVD-layout folder; empty: ../shared/data/m3svd-dev beside the repo
     out_dir: str = "runs/small"
     steps: int = 2000
@@ -113,6 +116,8 @@ def _save_checkpoint(out: Path, net: TemCoCoNet, opt: torch.optim.Optimizer, ste
 
 def _teachers(cfg: TrainConfig, net: TemCoCoNet, device: torch.device) -> Teachers:
     t = Teachers(vgg=load_vgg(cfg.vgg_weights or None), dino=load_dino(cfg.dino or None, net.config.dino_dim))
+    if t.dino is not None and isinstance(net, PaperTrainee):
+        t.dino.stride = SEMANTIC_STRIDE  # tokens on the semantic features' 1/16 grid, as the paper trains
     for m in (t.vgg, t.dino):
         if m is not None:
             m.to(device)
@@ -121,17 +126,26 @@ def _teachers(cfg: TrainConfig, net: TemCoCoNet, device: torch.device) -> Teache
     return t
 
 
-def _start(config: TrainConfig, resume: bool) -> tuple[TemCoCoNet, int, Path | None]:
+def _load_weights(path: Path) -> TemCoCoNet | PaperTrainee:
+    return load_trainee(path) if is_paper_weights(path) else load_network(path)
+
+
+def _new_network(name: str) -> TemCoCoNet | PaperTrainee:
+    if name == PAPER:
+        return PaperTrainee()
+    if name not in CONFIGS:
+        raise TemcocoError(f"unknown network configuration {name!r}: choose {', '.join([PAPER, *CONFIGS])}")
+    return TemCoCoNet(CONFIGS[name])
+
+
+def _start(config: TrainConfig, resume: bool) -> tuple[TemCoCoNet | PaperTrainee, int, Path | None]:
     """The network to train, the step it is at and the checkpoint it was resumed from."""
-    out = Path(config.out_dir)
-    ckpt = _latest_checkpoint(out) if resume else None
+    ckpt = _latest_checkpoint(Path(config.out_dir)) if resume else None
     if ckpt is not None:
-        return load_network(ckpt / "model.safetensors"), json.loads((ckpt / "state.json").read_text())["step"], ckpt
+        return _load_weights(ckpt / "model.safetensors"), json.loads((ckpt / "state.json").read_text())["step"], ckpt
     if config.init_weights:
-        return load_network(Path(config.init_weights)), 0, None
-    if config.network not in CONFIGS:
-        raise TemcocoError(f"unknown network configuration {config.network!r}: choose {', '.join(CONFIGS)}")
-    return TemCoCoNet(CONFIGS[config.network]), 0, None
+        return _load_weights(Path(config.init_weights)), 0, None
+    return _new_network(config.network), 0, None
 
 
 def _log_step(logf, config: TrainConfig, terms: dict, lr: float, step: int, start: int, elapsed: float) -> None:
@@ -181,7 +195,7 @@ def train(config: TrainConfig, resume: bool = False, teachers: Teachers | None =
             for g in opt.param_groups:
                 g["lr"] = config.lr * _lr_factor(config, step)
             ir_in, vi_in, ir_gt, vi_gt = (x.to(device) for x in sampler.batch(config.batch_size))
-            ir_gt, vi_gt = ir_gt[:, r:-r], vi_gt[:, r:-r]
+            ir_gt, vi_gt = ir_gt[:, r : ir_gt.shape[1] - r], vi_gt[:, r : vi_gt.shape[1] - r]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 targets = teachers.targets(ir_gt.flatten(0, 1), vi_gt.flatten(0, 1))
                 fused, heads = net(ir_in, vi_in, aux=True) if targets else (net(ir_in, vi_in), None)

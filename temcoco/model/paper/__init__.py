@@ -1,0 +1,1 @@
+"""The published TemCoCo network (``paper``): architecture, weight conversion and windowed inference."""
