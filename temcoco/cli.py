@@ -280,6 +280,17 @@ def report(
     out.print(url)
 
 
+@app.command(name="convert-weights")
+def convert_weights(
+    src: Annotated[Path, typer.Argument(metavar="OFFICIAL.pth", help="the authors' checkpoint, e.g. VideoFusionNet_495000.pth")],
+    dst: Annotated[Path, typer.Argument(metavar="OUT.safetensors", help="temcoco weights file to write")],
+) -> None:
+    """Convert the published TemCoCo checkpoint into weights for the `paper` network (no code in it runs)."""
+    from temcoco.model.paper.convert import convert_weights as convert
+
+    out.print(convert(src, dst))
+
+
 @app.command()
 def gc(
     out_: Annotated[str, typer.Argument(metavar="OUT", help="output location of submit")],

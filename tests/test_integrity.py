@@ -4,6 +4,7 @@ commit markers that name their chunk, checked ids, bounded staging (DESIGN.md 'E
 import json
 import os
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -63,14 +64,20 @@ def test_interleaved_jobs_with_other_methods_never_mix_frames(tmp_path):
         assert np.array_equal(frames, one_pass(fusion, source)), job
 
 
-def test_a_chunk_without_its_data_is_an_error_not_black(tmp_path):
-    root = write_pair(tmp_path / "pair", 6, 16, 24, seed=2)
-    source = ClipSource("c", str(root / "ir"), str(root / "vi"))
-    fusion = load_method("average")
-    layout = ClipLayout(str(tmp_path / "out"), "c", "j", fusion.version)
+def fuse_through_stages(source: ClipSource, out: Path, method: str):
+    """Ingest and fuse every chunk of ``source`` (chunks of 2) under ``out``; (layout, ingested)."""
+    fusion = load_method(method)
+    layout = ClipLayout(str(out), source.clip_id, "j", fusion.version)
     ingested = stages.ingest(source, layout, stages.fingerprint(source), 2)
     for spec in stages.prepare_output(layout, ingested, 0):
         stages.fuse_chunk(layout, spec, ingested.fingerprint, fusion)
+    return layout, ingested
+
+
+def test_a_chunk_without_its_data_is_an_error_not_black(tmp_path):
+    root = write_pair(tmp_path / "pair", 6, 16, 24, seed=2)
+    layout, ingested = fuse_through_stages(ClipSource("c", str(root / "ir"), str(root / "vi")), tmp_path / "out",
+                                           "average")
     remove_tree(layout.fused_frames + "/c/1")  # frames 2-3: marker present, data gone
     with pytest.raises(ClipError, match="fused frames 2-3 are committed but their data is missing"):
         stages.finish(layout, ingested)
@@ -86,11 +93,7 @@ def test_black_chunks_are_stored_and_count_as_present(tmp_path):
         cv2.imwrite(str(source_root / "ir" / f"{i}.png"), np.zeros((16, 24), np.uint8))
         cv2.imwrite(str(source_root / "vi" / f"{i}.png"), np.zeros((16, 24, 3), np.uint8))
     source = ClipSource("black", str(source_root / "ir"), str(source_root / "vi"))
-    fusion = load_method("max")
-    layout = ClipLayout(str(tmp_path / "out"), "black", "j", fusion.version)
-    ingested = stages.ingest(source, layout, stages.fingerprint(source), 2)
-    for spec in stages.prepare_output(layout, ingested, 0):
-        stages.fuse_chunk(layout, spec, ingested.fingerprint, fusion)
+    layout, ingested = fuse_through_stages(source, tmp_path / "out", "max")
     assert not stages.check_complete(layout, ingested)[:].any()
 
 

@@ -50,7 +50,7 @@ class JobSummary:
 
 
 def versions() -> dict[str, str]:
-    """temcoco, the shipped model and the key dependencies."""
+    """temcoco, the shipped model, the published network and the key dependencies."""
     import av
     import prefect
     import ray
@@ -58,12 +58,16 @@ def versions() -> dict[str, str]:
     import zarr
 
     from temcoco.model.inference import weights_version
+    from temcoco.model.network import CONFIGS, TemCoCoNet
+    from temcoco.model.paper.config import PARAMETERS
 
+    small = sum(p.numel() for p in TemCoCoNet(CONFIGS["small"]).parameters())
     try:
-        model = weights_version()
+        model = f"{weights_version()} (the small network, {small:,} parameters; shipped)"
     except TemcocoError as e:
         model = f"unavailable ({e})"
-    return {"temcoco": temcoco.__version__, "model": model, "python": platform.python_version(),
+    paper = f"the published network, {PARAMETERS:,} parameters; no weights shipped (temcoco convert-weights)"
+    return {"temcoco": temcoco.__version__, "model": model, "paper": paper, "python": platform.python_version(),
             "torch": torch.__version__, "ray": ray.__version__, "prefect": prefect.__version__,
             "zarr": zarr.__version__, "av": av.__version__}
 

@@ -16,22 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from temcoco.device import resolve_device
 from temcoco.errors import TemcocoError
 from temcoco.model.inference import weights_version
 from temcoco.model.paper.config import PaperConfig
 from temcoco.model.paper.network import PaperNet
 from temcoco.model.paper.weights import load_paper
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` (CUDA when present), ``cpu`` or ``cuda``."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name not in ("cpu", "cuda"):
-        raise TemcocoError(f"unknown device {name!r}: choose auto, cpu or cuda")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise TemcocoError("--device cuda was asked for but no CUDA device is available")
-    return torch.device(name)
 
 
 class PaperFusion:
@@ -62,7 +52,7 @@ class PaperFusion:
             fused = self.net(x_ir[None], x_vi[None])[0][0].float()
         return fused.clamp(0, 1).mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
-    def fuse(self, ir: np.ndarray, vi: np.ndarray, first: int) -> np.ndarray:
+    def fuse(self, ir: np.ndarray, vi: np.ndarray, first: int = 0) -> np.ndarray:
         """ir (T + 2r, H, W, 1), vi (T + 2r, H, W, 3) uint8, edges replicated; ``first`` is the
         clip index of the first core frame -> fused core frames (T, H, W, 3) uint8."""
         r, c, h = self.temporal_radius, self.config.core_frames, self.config.halo
