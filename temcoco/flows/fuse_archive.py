@@ -1,7 +1,7 @@
-"""The archive-fusion flow: discover pairs, then per clip ingest -> fuse -> finish -> row.
+"""The archive-fusion flow: discover pairs, then per clip fingerprint -> ingest -> fuse -> finish -> row.
 
-Prefect tracks clips and stages (one task run per clip and stage); the Ray actor pool
-tracks chunks. The driver only plans and waits: every stage runs on an actor.
+Prefect tracks clips (one task run per clip, named after it); the Ray actor pool runs the
+stages and chunks. The driver only plans and waits: every stage runs on an actor.
 """
 
 from __future__ import annotations
@@ -72,19 +72,8 @@ def versions() -> dict[str, str]:
             "zarr": zarr.__version__, "av": av.__version__}
 
 
-@task(name="fingerprint", cache_policy=NO_CACHE, task_run_name="fingerprint {source.clip_id}")
-def fingerprint_task(source: ClipSource, pool: WorkerPool) -> str:
-    return pool.fingerprint(source).result()
-
-
-@task(name="ingest", cache_policy=NO_CACHE, task_run_name="ingest {source.clip_id}")
-def ingest_task(source: ClipSource, layout: ClipLayout, fingerprint: str, pool: WorkerPool) -> Ingested:
-    return pool.ingest(source, layout, fingerprint).result()
-
-
-@task(name="fuse", cache_policy=NO_CACHE, task_run_name="fuse {layout.clip_id}")
-def fuse_task(layout: ClipLayout, ingested: Ingested, method: MethodInfo, pool: WorkerPool,
-              storage_options: dict) -> int:
+def _fuse_chunks(layout: ClipLayout, ingested: Ingested, method: MethodInfo, pool: WorkerPool,
+                 storage_options: dict) -> int:
     """Fuse the chunks without a commit marker, ``method.temporal_radius`` halo frames each side."""
     todo = prepare_output(layout, ingested, method.temporal_radius, storage_options)
     progress().add(chunks_total=len(todo))  # chunks committed earlier are not work of this job
@@ -94,11 +83,6 @@ def fuse_task(layout: ClipLayout, ingested: Ingested, method: MethodInfo, pool: 
         f.add_done_callback(lambda f, n=spec.stop - spec.start: f.exception() or progress().add(chunks_done=1, frames_fused=n))
         futures.append(f)
     return sum(f.result() for f in futures)
-
-
-@task(name="finish", cache_policy=NO_CACHE, task_run_name="finish {layout.clip_id}")
-def finish_task(layout: ClipLayout, ingested: Ingested, pool: WorkerPool) -> dict:
-    return pool.finish(layout, ingested).result()
 
 
 @task(name="clip", cache_policy=NO_CACHE, task_run_name="clip {source.clip_id}")
@@ -146,14 +130,14 @@ def _fuse_clip(source: ClipSource, layout: ClipLayout, job: JobConfig, method: M
     """The stages of one clip (skipped when ``--incremental`` finds it unchanged); returns its row's fields."""
     if source.error:
         raise ClipError(source.error)
-    fp = fingerprint_task(source, pool)
+    fp = pool.fingerprint(source).result()
     state = read_json(layout.state, job.storage_options) if job.incremental else None
     if state and state.get("fingerprint") == fp and state.get("pipeline") == PIPELINE_VERSION:
         return {"status": "skipped", "note": f"unchanged since job {state['job_id']}", "fingerprint": fp,
                 **{k: state.get(k) for k in ("video", "frames", "height", "width", "fps")}}
-    ingested = ingest_task(source, layout, fp, pool)
-    fuse_task(layout, ingested, method, pool, job.storage_options)
-    metrics = finish_task(layout, ingested, pool)
+    ingested = pool.ingest(source, layout, fp).result()
+    _fuse_chunks(layout, ingested, method, pool, job.storage_options)
+    metrics = pool.finish(layout, ingested).result()
     return {"status": "ok", "note": ingested.note or None, "fingerprint": fp, "video": layout.fused_video,
             "frames": ingested.frames,
             "height": ingested.height, "width": ingested.width, "fps": ingested.fps,

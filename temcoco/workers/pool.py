@@ -215,7 +215,10 @@ def failure_line(error: BaseException) -> str:
     cause = getattr(error, "cause", None)  # ray.exceptions.RayTaskError carries the actor's exception
     if isinstance(cause, BaseException):
         error = cause
-    message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+    lines = str(error).strip().splitlines()
+    if isinstance(error, RayActorError) and error.actor_init_failed and lines:
+        return lines[-1]  # the constructor's own error, last line of the traceback Ray quotes
+    message = lines[0] if lines else ""
     if isinstance(error, TemcocoError) and message:
         return message
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
