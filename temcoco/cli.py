@@ -102,6 +102,8 @@ def job_options(
     storage_options: StorageOptions = None,
     keep_staging: Annotated[bool, typer.Option(help="keep the staged inputs of failed clips")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display (for cron)")] = False,
+    allow_source: Annotated[Optional[list[str]], typer.Option(
+        help="a prefix (bucket or folder) beyond the archive's store that manifest sources may name; repeatable")] = None,
 ) -> tuple[JobConfig, bool]:
     """The options of every command that runs a job: the job, and whether to stay quiet."""
     from temcoco.storage.fs import parse_storage_options
@@ -109,7 +111,7 @@ def job_options(
     return JobConfig(archive=archive, out=out_, job_id=job_id, method=method, weights=weights, workers=workers,
                      cpus_per_worker=cpus_per_worker, chunk=chunk, ray_address=ray_address, incremental=incremental,
                      device=device, storage_options=parse_storage_options(storage_options),
-                     keep_staging=keep_staging), quiet
+                     keep_staging=keep_staging, allow_sources=tuple(allow_source or ())), quiet
 
 
 def job_command(command):

@@ -30,6 +30,7 @@ class JobConfig:
     device: str = "auto"
     storage_options: dict = field(default_factory=dict)  # fsspec options
     keep_staging: bool = False  # keep the staged inputs of failed clips (for debugging)
+    allow_sources: tuple[str, ...] = ()  # prefixes beyond the archive's store that manifest sources may name
 
     def __post_init__(self) -> None:
         for name in ("chunk", "workers", "cpus_per_worker"):
