@@ -140,7 +140,7 @@ def test_clip_names_print_literally(tmp_path):
     assert table.returncode == 0, table.stderr
     assert all(name in table.stdout for name in NAMES), table.stdout
     page = (out / "reports" / "names.html").read_text()
-    assert all(f'<section class="clip"><h2>{name}</h2>' in page for name in NAMES)
+    assert all(f'">{name}</h3>' in page for name in NAMES)
 
 
 def test_failed_clip_names_and_errors_print_literally(monkeypatch, tmp_path):
