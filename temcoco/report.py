@@ -1,11 +1,11 @@
 """The job report: one self-contained HTML file (``OUT/reports/<job_id>.html``).
 
-Summary, failed clips with their reasons, the clip metrics table (every clip), then per clip its
-per-frame metric plots (SSIM, flowD: mean per bin over the min–max band; chunk boundaries marked
-when there are few) and links to its fused video and preview data. Frame strips (IR | VI | fused
-at three moments) and a video player are inline only for the first ``STRIPS_FIRST`` clips and the
-``STRIPS_WORST`` clips with the highest flowD, so the page grows by a few kB per clip whatever the
-clip lengths. Images are data URIs; plots are inline SVG.
+Summary, failed clips with their reasons, the metrics table of the ok clips, skipped clips (so every
+clip is listed), then per ok clip its per-frame metric plots (SSIM, flowD: mean per bin over the
+min–max band; chunk boundaries marked when there are few) and links to its fused video and
+preview data. Frame strips (IR | VI | fused at three moments) and a video player are inline only
+for the first ``STRIPS_FIRST`` clips and the ``STRIPS_WORST`` clips with the highest flowD, so the
+page grows by a few kB per clip whatever the clip lengths. Images are data URIs; plots are inline SVG.
 
 The page is built streaming: rows come from DuckDB in batches, each clip's preview is read only
 while its section is written, the parts go to local temp files and are joined into the published
