@@ -104,6 +104,8 @@ def job_options(
     max_retries: Annotated[int, typer.Option(min=0, help="retries of a stage that fails or kills its worker")] = 3,
     max_pixels: Annotated[int, typer.Option(min=1, help="largest frame (width x height) accepted")] = 4096 * 4096,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display (for cron)")] = False,
+    allow_source: Annotated[Optional[list[str]], typer.Option(
+        help="a prefix (bucket or folder) beyond the archive's store that manifest sources may name; repeatable")] = None,
 ) -> tuple[JobConfig, bool]:
     """The options of every command that runs a job: the job, and whether to stay quiet."""
     from temcoco.storage.fs import STORAGE_OPTIONS_ENV, parse_storage_options
@@ -113,7 +115,8 @@ def job_options(
         os.environ[STORAGE_OPTIONS_ENV] = storage_options
     return JobConfig(archive=archive, out=out_, job_id=job_id, method=method, weights=weights, workers=workers,
                      cpus_per_worker=cpus_per_worker, chunk=chunk, ray_address=ray_address, incremental=incremental,
-                     device=device, keep_staging=keep_staging, max_retries=max_retries, max_pixels=max_pixels), quiet
+                     device=device, keep_staging=keep_staging, max_retries=max_retries, max_pixels=max_pixels,
+                     allow_sources=tuple(allow_source or ())), quiet
 
 
 def job_command(command):

@@ -80,8 +80,10 @@ def main() -> int:
     print(f"archive: {archive} ({'M3SVD dev sequences + ' if DEV_DATA.exists() else ''}synthetic clips)", flush=True)
     temcoco = [sys.executable, "-m", "temcoco.cli"]
     # Chunks of 16 frames, so that every clip has seams and the summary can show they are invisible.
+    # The manifest names the dev sequences where they lie, outside the archive: allow that folder.
+    allow = ["--allow-source", str(DEV_DATA)] if DEV_DATA.exists() else []
     code = subprocess.call([*temcoco, "submit", str(archive), "--out", str(out), "--workers", "2", "--chunk", "16",
-                            "--job-id", "demo"])
+                            "--job-id", "demo", *allow])
     if code not in (0, 3):
         return code
     subprocess.call([*temcoco, "metrics", str(out), "--sql",

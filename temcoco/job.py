@@ -31,6 +31,7 @@ class JobConfig:
     incremental: bool = False  # skip clips fused before with the same inputs and model
     device: str = "auto"
     keep_staging: bool = False  # keep the staged inputs of failed clips (for debugging)
+    allow_sources: tuple[str, ...] = ()  # prefixes beyond the archive's store that manifest sources may name
     max_retries: int = 3  # a stage that raises or kills its worker is retried at most this often
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger frames are refused before they are decoded
 

@@ -47,14 +47,64 @@ def test_manifest_rejects_escaping_paths_and_keeps_ids_inside_out(tmp_path):
         "good,a/ir.mp4,a/vi.mp4\n"
         "../x,a/ir.mp4,a/vi.mp4\n"
         "outside,../../etc/passwd,a/vi.mp4\n"
-        "absolute,/data/ir.mp4,s3://bucket/vi.mp4\n"
     )
     clips = {c.clip_id: c for c in discover(str(tmp_path))}
     assert clips["good"].error is None and clips["good"].ir == f"{tmp_path}/a/ir.mp4"
     assert clips["../x"].error is None  # any string is a clip id; its storage key stays inside OUT
     assert ClipLayout(str(tmp_path / "out"), "../x", "j", "v").fused_video == f"{tmp_path}/out/fused/v/%2E.%2Fx.mp4"
     assert "outside the archive" in clips["outside"].error
-    assert clips["absolute"].error is None and clips["absolute"].vi == "s3://bucket/vi.mp4"
+
+
+def test_manifest_sources_stay_on_the_archive_store_unless_allowed(tmp_path):
+    archive, shared = tmp_path / "archive", tmp_path / "shared"
+    archive.mkdir()
+    (archive / "manifest.csv").write_text(
+        "clip_id,ir,vi\n"
+        f"inside,{archive}/a/ir.mp4,file://{archive}/a/./vi.mp4\n"
+        f"climbs,{archive}/../elsewhere/ir.mp4,a/vi.mp4\n"
+        "system,/etc/passwd,a/vi.mp4\n"
+        "metadata,http://169.254.169.254/latest/meta-data/iam,a/vi.mp4\n"
+        "bucket,s3://other-bucket/ir.mp4,a/vi.mp4\n"
+        f"allowed,{shared}/x/ir.mp4,{shared}/x/../y/vi.mp4\n"
+        f"neighbour,{shared}2/ir.mp4,a/vi.mp4\n"
+    )
+    clips = {c.clip_id: c for c in discover(str(archive), allow_sources=[f"{shared}/"])}
+    assert (clips["inside"].error, clips["inside"].ir, clips["inside"].vi) == (
+        None, f"{archive}/a/ir.mp4", f"{archive}/a/vi.mp4")
+    assert (clips["allowed"].error, clips["allowed"].vi) == (None, f"{shared}/y/vi.mp4")  # '..' normalised
+    for refused in ("climbs", "system", "metadata", "bucket", "neighbour"):
+        assert clips[refused].ir is None, refused
+        assert "outside the archive's store" in clips[refused].error and "--allow-source" in clips[refused].error
+    assert "http://169.254.169.254" in clips["metadata"].error  # the reason names the refused source
+    assert all(c.error for c in discover(str(archive)) if c.clip_id == "allowed")  # not allowed by default
+
+
+@pytest.mark.parametrize("source, allowed", [
+    ("s3://bucket/elsewhere/ir.mp4", True),  # the archive's own bucket
+    ("s3://bucket/archive/../../other/ir.mp4", False),  # '..' cannot climb out of the bucket
+    ("s3://other/ir.mp4", False),  # another bucket with the job's credentials
+    ("s3://shared/cams/ir.mp4", True),  # --allow-source s3://shared/cams
+    ("s3://shared/cams2/ir.mp4", False),  # prefixes match whole path components
+    ("s3://shared/cams/../private/ir.mp4", False),
+    ("http://169.254.169.254/latest/meta-data/", False),
+    ("https://example.com/ir.mp4", False),
+    ("file:///etc/passwd", False),
+    ("/etc/passwd", False),
+])
+def test_s3_archive_sources(source, allowed):
+    from temcoco.storage.archive import _manifest_url, source_roots
+
+    url, why = _manifest_url("s3://bucket/archive", source, source_roots("s3://bucket/archive", ["s3://shared/cams"]))
+    assert (url is not None, why is None) == (allowed, allowed), why
+    assert why is None or "outside the archive's store s3://bucket:" in why
+
+
+def test_allow_source_must_name_a_bucket_or_folder():
+    from temcoco.storage.archive import source_roots
+
+    for whole in ("s3://", "/", ""):
+        with pytest.raises(TemcocoError, match="--allow-source"):
+            source_roots("s3://bucket/archive", [whole])
 
 
 def test_missing_archive_and_wrong_layout_are_clear_errors(tmp_path):

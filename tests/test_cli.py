@@ -123,3 +123,39 @@ def test_version_lists_package_model_and_dependencies():
     names = {line.split()[0] for line in p.stdout.splitlines()}
     assert {"temcoco", "model", "torch", "ray", "prefect", "zarr"} <= names
     assert "temcoco-small-" in p.stdout
+
+
+NAMES = ("cam[/]", "cam[night]", "[bold]x")  # rich markup, if it were on, would crash on or eat these
+
+
+def test_clip_names_print_literally(tmp_path):
+    src = write_pair(tmp_path / "archive" / "src", 4, 32, 48, seed=5)
+    (tmp_path / "archive" / "manifest.csv").write_text(
+        "clip_id,ir,vi\n" + "".join(f'"{name}",src/ir,src/vi\n' for name in NAMES))
+    out = tmp_path / "out"
+    p = temcoco("submit", str(src.parent), "--out", str(out), "--method", "average", "--job-id", "names", "--quiet")
+    assert p.returncode == 0, p.stdout + p.stderr
+    assert "3 ok, 0 failed" in p.stdout
+    table = temcoco("metrics", str(out), "--sql", "SELECT clip_id, status FROM metrics ORDER BY clip_id")
+    assert table.returncode == 0, table.stderr
+    assert all(name in table.stdout for name in NAMES), table.stdout
+    page = (out / "reports" / "names.html").read_text()
+    assert all(f'">{name}</h3>' in page for name in NAMES)
+
+
+def test_failed_clip_names_and_errors_print_literally(monkeypatch, tmp_path):
+    from typer.testing import CliRunner
+
+    import temcoco.flows.fuse_archive as flow_module
+    from temcoco import cli
+
+    failures = {name: f"reason of {name}" for name in NAMES}
+    monkeypatch.setattr(flow_module, "fuse_archive", lambda job: {
+        "job_id": "j", "ok": 0, "failed": 3, "skipped": 0, "clips": 3, "frames": 0, "seconds": 1.0,
+        "method": "average", "model_version": "average-1", "failures": failures})
+    result = CliRunner().invoke(cli.app, ["submit", str(tmp_path), "--out", str(tmp_path / "o"), "--quiet"])
+    assert result.exit_code == 3, result.output
+    assert all(f"  failed {name}: reason of {name}\n" in result.output for name in NAMES), result.output
+    for name in NAMES:
+        p = temcoco("report", str(tmp_path), "--job", name)
+        assert p.returncode == 2 and f"no job {name!r}" in p.stderr, p.stderr

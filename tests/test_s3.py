@@ -35,6 +35,29 @@ def test_submit_reads_and_writes_s3(s3_job):
     assert fs.exists("archive-bucket/out/fused/average-1/clip%201%20vid%C3%A9o.mp4")
     assert json.loads(fs.cat("archive-bucket/out/jobs/s3job.json"))["status"] == "finished"
     assert not fs.exists("archive-bucket/out/staging/s3job/clip0.zarr")  # staged inputs are dropped when done
+    assert "clip 1 vidéo" in fs.cat("archive-bucket/out/reports/s3job.html").decode()  # the report, streamed up
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_a_file_written_piece_by_piece_appears_whole_or_not_at_all(where, s3_server, tmp_path):
+    import fsspec
+
+    from temcoco.storage.fs import filesystem, open_atomic
+
+    if where == "s3":
+        fsspec.filesystem("s3", use_listings_cache=False).mkdir("atomic-bucket")
+    url = f"{tmp_path}/r/page.html" if where == "local" else "s3://atomic-bucket/r/page.html"
+    fs, path = filesystem(url)
+    with open_atomic(url) as f:
+        f.write(b"<p>one</p>")
+        assert not fs.exists(path)  # nothing visible while it is written
+        f.write(b"<p>two</p>")
+    assert fs.cat_file(path) == b"<p>one</p><p>two</p>"
+    with pytest.raises(RuntimeError), open_atomic(url) as f:
+        f.write(b"half")
+        raise RuntimeError("the writer failed")
+    assert fs.cat_file(path) == b"<p>one</p><p>two</p>"  # the old content stays, no temp file is left
+    assert [p.rsplit("/", 1)[1] for p in fs.ls(path.rsplit("/", 1)[0], detail=False)] == ["page.html"]
 
 
 def test_metrics_cli_queries_s3(s3_job):

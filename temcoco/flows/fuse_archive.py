@@ -167,7 +167,7 @@ def run_job(job: JobConfig) -> JobSummary:
 def _run_clips(job: JobConfig) -> JobSummary:
     began = time.perf_counter()
     so = job.storage_options
-    clips = retrying(f"archive {job.archive}", lambda: discover(job.archive, so))
+    clips = retrying(f"archive {job.archive}", lambda: discover(job.archive, so, job.allow_sources))
     if not clips:
         raise TemcocoError(f"archive {job.archive} has no clips: put pairs in ir/ and vi/ (see DESIGN.md)")
     summary_url = job_summary(job.out, job.job_id)

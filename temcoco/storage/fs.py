@@ -6,10 +6,12 @@ import json
 import os
 import posixpath
 import shutil
+import tempfile
 import time
 import uuid
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import BinaryIO, TypeVar
 
 import fsspec
 from fsspec.core import split_protocol
@@ -133,6 +135,38 @@ def write_bytes(url: str, data: bytes, storage_options: dict | None = None) -> N
             fs.pipe_file(path, data)
     except OSError as e:
         raise StorageError(f"cannot write {url}: {e}") from e
+
+
+@contextmanager
+def open_atomic(url: str, storage_options: dict | None = None) -> Iterator[BinaryIO]:
+    """A binary file to write ``url`` piece by piece, published atomically when the block ends
+    without an error (nothing is published otherwise), so a large file never sits in memory.
+
+    Locally: a uniquely named temp file in the same folder, then a rename. Object stores: a local
+    temp file, then one upload (an object appears whole or not at all).
+    """
+    fs, path = filesystem(url, storage_options)
+    local = is_local(url)
+    try:
+        fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        folder = posixpath.dirname(path) if local else tempfile.gettempdir()
+        temp = posixpath.join(folder, f"{TEMP_PREFIX}{uuid.uuid4().hex}-{posixpath.basename(path)}")
+        f = open(temp, "xb")
+    except OSError as e:
+        raise StorageError(f"cannot write {url}: {e}") from e
+    try:
+        with f:
+            yield f
+        try:
+            if local:
+                os.replace(temp, path)
+            else:
+                fs.put_file(temp, path)
+        except OSError as e:
+            raise StorageError(f"cannot write {url}: {e}") from e
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
 
 
 def write_json(url: str, obj: object, storage_options: dict | None = None) -> None:

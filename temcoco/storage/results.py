@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from collections.abc import Iterator
 
 import pyarrow as pa
 import pyarrow.dataset as ds
@@ -77,9 +78,30 @@ def query(out: str, sql: str, storage_options: dict | None = None) -> pa.Table:
     """Run ``sql`` against the view ``metrics`` with DuckDB."""
     import duckdb
 
-    con = duckdb.connect()
-    con.register("metrics", dataset(out, storage_options))
     try:
-        return con.sql(sql).to_arrow_table()
+        return _connect(out, storage_options).sql(sql).to_arrow_table()
     except duckdb.Error as e:
         raise TemcocoError(f"SQL error: {str(e).splitlines()[0]}") from e
+
+
+def query_rows(out: str, sql: str, storage_options: dict | None = None, batch: int = 1024) -> Iterator[dict]:
+    """The rows of ``sql`` (view ``metrics``) one by one, fetched ``batch`` rows at a time, so the
+    whole result is never held in memory."""
+    import duckdb
+
+    try:
+        reader = _connect(out, storage_options).sql(sql).to_arrow_reader(batch)
+    except duckdb.Error as e:
+        raise TemcocoError(f"SQL error: {str(e).splitlines()[0]}") from e
+    for record_batch in reader:
+        yield from record_batch.to_pylist()
+
+
+def _connect(out: str, storage_options: dict | None):
+    """A DuckDB connection with the metrics table of ``out`` as the view ``metrics``."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute("SET enable_progress_bar = false")  # no bar on stderr during slow scans
+    con.register("metrics", dataset(out, storage_options))
+    return con

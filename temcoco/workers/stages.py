@@ -232,7 +232,7 @@ def finish(layout: ClipLayout, ingested: Ingested, storage_options: dict | None 
     is written to ``layout.preview``.
     """
     from temcoco.metrics import ClipMetrics
-    from temcoco.preview import moments, strip
+    from temcoco.preview import moments, reduce_series, strip
     from temcoco.storage.video import VideoWriter
 
     began = time.perf_counter()
@@ -251,6 +251,7 @@ def finish(layout: ClipLayout, ingested: Ingested, storage_options: dict | None 
                 if spec.start + t in shown:
                     strips.append({"frame": spec.start + t, "image": strip(ir[t], vi[t], f[t])})
     result = metrics.result()
-    write_json(layout.preview, {"clip_id": layout.clip_id, "strips": strips, "per_frame": metrics.per_frame,
-                                "chunk": fused.chunks[0], "fps": ingested.fps}, storage_options)
+    write_json(layout.preview, {"clip_id": layout.clip_id, "strips": strips, "chunk": fused.chunks[0],
+                                "series": {k: reduce_series(v) for k, v in metrics.per_frame.items()},
+                                "fps": ingested.fps}, storage_options)
     return {**result, "finish_seconds": time.perf_counter() - began}
