@@ -114,29 +114,6 @@ def is_temp(name: str) -> bool:
     return posixpath.basename(name).startswith(TEMP_PREFIX)
 
 
-def write_bytes(url: str, data: bytes, storage_options: dict | None = None) -> None:
-    """Publish ``data`` at ``url`` atomically: readers see the old content or the new, never a part.
-
-    Locally: a uniquely named temp file in the same folder, then a rename. Object stores: one PUT.
-    """
-    fs, path = filesystem(url, storage_options)
-    try:
-        fs.makedirs(posixpath.dirname(path), exist_ok=True)
-        if is_local(url):
-            temp = posixpath.join(posixpath.dirname(path), f"{TEMP_PREFIX}{uuid.uuid4().hex}-{posixpath.basename(path)}")
-            try:
-                with open(temp, "wb") as f:
-                    f.write(data)
-                os.replace(temp, path)
-            finally:
-                if os.path.exists(temp):
-                    os.unlink(temp)
-        else:
-            fs.pipe_file(path, data)
-    except OSError as e:
-        raise StorageError(f"cannot write {url}: {e}") from e
-
-
 @contextmanager
 def open_atomic(url: str, storage_options: dict | None = None) -> Iterator[BinaryIO]:
     """A binary file to write ``url`` piece by piece, published atomically when the block ends
@@ -167,6 +144,13 @@ def open_atomic(url: str, storage_options: dict | None = None) -> Iterator[Binar
     finally:
         if os.path.exists(temp):
             os.unlink(temp)
+
+
+def write_bytes(url: str, data: bytes, storage_options: dict | None = None) -> None:
+    """Publish ``data`` at ``url`` atomically (see :func:`open_atomic`): readers see the old content
+    or the new, never a part."""
+    with open_atomic(url, storage_options) as f:
+        f.write(data)
 
 
 def write_json(url: str, obj: object, storage_options: dict | None = None) -> None:
