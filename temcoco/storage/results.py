@@ -115,6 +115,20 @@ class Listing:
 EMPTY_MANIFEST = {"generation": 0, "parts": [], "superseded": []}
 
 
+class SizedFiles(FSSpecHandler):
+    """fsspec files for pyarrow, opened with the sizes a listing gave and without a read-ahead cache:
+    no HEAD request per file, and only the byte ranges pyarrow asks for (on object stores)."""
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, sizes: dict[str, int]) -> None:
+        super().__init__(fs)
+        self.sizes = sizes
+
+    def open_input_file(self, path: str) -> pa.PythonFile:
+        if path not in self.sizes:
+            return super().open_input_file(path)
+        return pa.PythonFile(self.fs.open(path, mode="rb", size=self.sizes[path], cache_type="none"), mode="r")
+
+
 def metrics_root(out: str) -> str:
     return join(out, "metrics")
 
@@ -163,7 +177,7 @@ def table_dataset(fs: fsspec.AbstractFileSystem, listing: Listing) -> ds.Dataset
     """The table as one pyarrow dataset: untouched parts and loose rows are read lazily; a part holding rows
     that loose rows replace (a job resumed after its compaction, or a compaction killed before it deleted
     the rows it folded) is read now, less those rows."""
-    arrow_fs = PyFileSystem(FSSpecHandler(fs))
+    arrow_fs = PyFileSystem(SizedFiles(fs, {**listing.files, **{r.path: r.size for r in listing.loose}}))
     hidden = hidden_rows(listing)
     replaced_jobs = {tuple(h.split("/", 2)[:2]) for h in hidden}
     fragments, partial = [], []
