@@ -24,6 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 W, H = 640, 480
+SCALE_SECTION = "## Scale (`bench/scale.py`)"
 
 
 NOTES = """
@@ -209,7 +210,10 @@ def main() -> None:
     header = (f"# Benchmarks\n\nMeasured by `make bench` (`bench/run.py`) on {platform.machine()}, "
               f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, "
               f"{time.strftime('%Y-%m-%d')}.\n\n| measurement | result |\n|---|---|\n")
-    Path(args.output).write_text(header + "".join(f"| {n} | {v} |\n" for n, v in lines) + NOTES)
+    earlier = Path(args.output).read_text() if Path(args.output).exists() else ""
+    scale = earlier[earlier.index(SCALE_SECTION):] if SCALE_SECTION in earlier else ""  # bench/scale.py's rows
+    Path(args.output).write_text(header + "".join(f"| {n} | {v} |\n" for n, v in lines) + NOTES
+                                 + (f"\n{scale}" if scale else ""))
     print(f"wrote {args.output}; max RSS of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB")
 
 
