@@ -123,3 +123,28 @@ def test_a_failed_compaction_is_logged_and_never_raised(tmp_path, caplog):
     with JobLease(str(tmp_path), compaction.LEASE), caplog.at_level(logging.WARNING):  # another compaction runs
         compact_after_job(str(tmp_path), "a", None, logging.getLogger("test"))
     assert "metrics compaction skipped" in caplog.text and len(loose_files(tmp_path)) == 2
+
+
+def test_compaction_on_object_storage(s3_server):
+    import fsspec
+
+    fs = fsspec.filesystem("s3", use_listings_cache=False)
+    fs.mkdir("compaction-bucket")
+    out = "s3://compaction-bucket/out"
+    for i in range(5):
+        write_row(out, "2026-11-28", "a", f"clip {i}", {"clip_id": f"clip {i}", "status": "ok", "SSIM": float(i)})
+    before = query(out, TABLE).to_pylist()
+    assert compact(out, rows_per_part=2).written == 3
+    assert query(out, TABLE).to_pylist() == before and len(before) == 5
+    assert fs.find("compaction-bucket/out/metrics/date=2026-11-28") == []
+    assert len(fs.find("compaction-bucket/out/metrics/_parts")) == 3
+
+
+def test_compact_command(tmp_path):
+    import subprocess
+    import sys
+
+    fill(tmp_path, {"a": 3})
+    p = subprocess.run([sys.executable, "-m", "temcoco.cli", "compact", str(tmp_path)], capture_output=True, text=True)
+    assert p.returncode == 0 and "folded 3 rows into 1 new parts; the table has 1 parts" in p.stdout, p.stderr
+    assert loose_files(tmp_path) == [] and len(table(tmp_path)) == 3
