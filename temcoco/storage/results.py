@@ -103,6 +103,7 @@ class Listing:
     root: str  # OUT/metrics in its filesystem
     loose: tuple[LooseRow, ...]
     files: dict[str, int]  # every file under ``_parts``: path -> size
+    details: dict[str, dict]  # every file found: its listing entry
     manifest: dict  # {"generation": n, "parts": [{"name", "rows", "jobs": [[date, job_id], ...]}], "superseded": [...]}
 
     def part_path(self, name: str) -> str:
@@ -115,18 +116,21 @@ class Listing:
 EMPTY_MANIFEST = {"generation": 0, "parts": [], "superseded": []}
 
 
-class SizedFiles(FSSpecHandler):
-    """fsspec files for pyarrow, opened with the sizes a listing gave and without a read-ahead cache:
-    no HEAD request per file, and only the byte ranges pyarrow asks for (on object stores)."""
+class ListedFiles(FSSpecHandler):
+    """fsspec files for pyarrow, opened with what a listing said of them (size, ETag) and without a
+    read-ahead cache: no HEAD request per file, only the byte ranges pyarrow asks for."""
 
-    def __init__(self, fs: fsspec.AbstractFileSystem, sizes: dict[str, int]) -> None:
+    def __init__(self, fs: fsspec.AbstractFileSystem, details: dict[str, dict]) -> None:
         super().__init__(fs)
-        self.sizes = sizes
+        self.details = details
 
     def open_input_file(self, path: str) -> pa.PythonFile:
-        if path not in self.sizes:
+        if path not in self.details:
             return super().open_input_file(path)
-        return pa.PythonFile(self.fs.open(path, mode="rb", size=self.sizes[path], cache_type="none"), mode="r")
+        f = self.fs.open(path, mode="rb", size=int(self.details[path]["size"]), cache_type="none")
+        if isinstance(f, fsspec.spec.AbstractBufferedFile):  # object stores: no HEAD for the ETag either
+            f.details = self.details[path]
+        return pa.PythonFile(f, mode="r")
 
 
 def metrics_root(out: str) -> str:
@@ -147,7 +151,8 @@ def parse_loose(root: str, path: str, size: int) -> LooseRow | None:
 def list_table(fs: fsspec.AbstractFileSystem, root: str) -> Listing:
     """One recursive listing of the table, then its manifest (in this order: a compaction that commits in
     between deletes loose rows only after they are in a part the newer manifest names)."""
-    found = {path: int(info.get("size") or 0) for path, info in fs.find(root, detail=True).items()}
+    details = fs.find(root, detail=True)
+    found = {path: int(info.get("size") or 0) for path, info in details.items()}
     if not found and not fs.exists(root):
         raise TemcocoError(f"no metrics table under {root}: run `temcoco submit` first")
     loose = tuple(r for r in (parse_loose(root, p, n) for p, n in sorted(found.items())) if r)
@@ -155,7 +160,7 @@ def list_table(fs: fsspec.AbstractFileSystem, root: str) -> Listing:
     files = {p: n for p, n in found.items() if p.startswith(parts_prefix)}
     manifest_path = join(root, MANIFEST)
     manifest = json.loads(fs.cat_file(manifest_path)) if manifest_path in found else EMPTY_MANIFEST
-    return Listing(root, loose, files, manifest)
+    return Listing(root, loose, files, details, manifest)
 
 
 def hidden_rows(listing: Listing) -> set[str]:
@@ -177,7 +182,7 @@ def table_dataset(fs: fsspec.AbstractFileSystem, listing: Listing) -> ds.Dataset
     """The table as one pyarrow dataset: untouched parts and loose rows are read lazily; a part holding rows
     that loose rows replace (a job resumed after its compaction, or a compaction killed before it deleted
     the rows it folded) is read now, less those rows."""
-    arrow_fs = PyFileSystem(SizedFiles(fs, {**listing.files, **{r.path: r.size for r in listing.loose}}))
+    arrow_fs = PyFileSystem(ListedFiles(fs, listing.details))
     hidden = hidden_rows(listing)
     replaced_jobs = {tuple(h.split("/", 2)[:2]) for h in hidden}
     fragments, partial = [], []
