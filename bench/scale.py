@@ -28,8 +28,8 @@ import pyarrow.compute as pc
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from temcoco.storage import compaction, results  # noqa: E402
-from temcoco.storage.results import PART_SCHEMA, ROW, SCHEMA  # noqa: E402
+from temcoco.storage import compaction, results
+from temcoco.storage.results import PART_SCHEMA, ROW
 
 SECTION = "## Scale (`bench/scale.py`)"
 QUERY = "SELECT method, avg(SSIM) AS SSIM, count(*) AS clips FROM metrics WHERE status = 'ok' GROUP BY method ORDER BY method"
@@ -177,7 +177,7 @@ def main() -> None:
     report(f"write {single:,} single-row files of one job, local", f"{write:.1f} s")
     report(f"compact one job of {single:,} single-row files into the table, local", f"{compact:.2f} s")
     first, median = query_times(local)
-    report(f"metrics query after that compaction, local", f"{first:.2f} s first, {median:.2f} s median")
+    report("metrics query after that compaction, local", f"{first:.2f} s first, {median:.2f} s median")
     server, _ = moto_server()
     try:
         import fsspec

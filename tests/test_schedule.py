@@ -6,6 +6,7 @@ Slow by nature (cron fires at minute boundaries): about 3 to 4 minutes.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import os
 import signal
@@ -111,7 +112,7 @@ def test_schedule_fires_fuses_skips_unchanged_and_never_overlaps(tmp_path, prefe
         assert statuses(out, second["job_id"]) == {"clip0": "skipped", "clip 1 vidéo": "skipped"}
         changed = archive / "vi" / "clip0" / "0003.png"
         cv2.imwrite(str(changed), 255 - cv2.imread(str(changed)))
-        changed_at = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        changed_at = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         after = wait_for("a job started after the change", lambda: [j for j in done_jobs(out)
                                                                     if j["job_id"] > changed_at], 200)
         assert statuses(out, after[0]["job_id"]) == {"clip0": "ok", "clip 1 vidéo": "skipped"}
@@ -122,7 +123,7 @@ def test_schedule_fires_fuses_skips_unchanged_and_never_overlaps(tmp_path, prefe
     assert len(completed) >= 3 and all(r["deployment_id"] == runs[0]["deployment_id"] for r in runs)
     assert not [r for r in runs if r["state_type"] in ("FAILED", "CRASHED")], runs
     spans = sorted((r["start_time"], r["end_time"]) for r in completed)
-    assert all(later[0] >= earlier[1] for earlier, later in zip(spans, spans[1:])), spans
+    assert all(later[0] >= earlier[1] for earlier, later in itertools.pairwise(spans)), spans
     deployment = httpx.get(f"{api}/deployments/{runs[0]['deployment_id']}", timeout=30).json()
     assert deployment["global_concurrency_limit"]["limit"] == 1
     assert deployment["concurrency_options"]["collision_strategy"] == "CANCEL_NEW"

@@ -15,7 +15,10 @@ def nightly_deployment(job: JobConfig, cron: str):
 
     At most one run at a time: a firing while the previous run still goes is cancelled (the next
     firing fuses what it left), so slow nights never pile up runs over the same archive."""
-    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+    from prefect.client.schemas.objects import (
+        ConcurrencyLimitConfig,
+        ConcurrencyLimitStrategy,
+    )
     from prefect.schedules import Cron
 
     if job.job_id:

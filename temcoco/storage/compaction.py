@@ -34,7 +34,7 @@ import pyarrow.parquet as pq
 from temcoco.storage import results
 from temcoco.storage.fs import filesystem, join, write_bytes
 from temcoco.storage.lease import JobLease, is_held
-from temcoco.storage.results import PARTS, PART_SCHEMA, ROW, SCHEMA, Listing, LooseRow
+from temcoco.storage.results import PART_SCHEMA, PARTS, ROW, SCHEMA, Listing, LooseRow
 
 ROWS_PER_PART = 100_000
 LEASE = "_compaction"  # lease name under OUT/jobs: one compaction at a time (not a valid job id)
