@@ -26,8 +26,10 @@ browser:
 test: install browser
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(PY) -m pytest -q
 
+# Reduced sizes; the issue's sizes: $(PY) bench/scale.py --full
 bench: install
 	PREFECT_SERVER_ANALYTICS_ENABLED=false $(PY) bench/run.py
+	PREFECT_SERVER_ANALYTICS_ENABLED=false $(PY) bench/scale.py
 
 clean:
 	rm -rf demo-archive demo-out .pytest_cache

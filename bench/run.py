@@ -24,6 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 W, H = 640, 480
+SCALE_SECTION = "## Scale (`bench/scale.py`)"
 
 
 NOTES = """
@@ -211,11 +212,18 @@ def main() -> None:
            f"{s1 - s0:.1f} s vs {s2 - s0:.1f} s ({(s1 - s0) / (s2 - s0):.2f} x faster)")
     for name, ms in metric_costs().items():
         report(f"metric {name}, {W}x{H}", f"{ms:.1f} ms/frame")
+    write_benchmarks(Path(args.output), lines)
+
+
+def write_benchmarks(path: Path, lines: list[tuple[str, str]]) -> None:
+    """BENCHMARKS.md: this run's rows and notes, then bench/scale.py's section as it was."""
     header = (f"# Benchmarks\n\nMeasured by `make bench` (`bench/run.py`) on {platform.machine()}, "
               f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, "
               f"{time.strftime('%Y-%m-%d')}.\n\n| measurement | result |\n|---|---|\n")
-    Path(args.output).write_text(header + "".join(f"| {n} | {v} |\n" for n, v in lines) + NOTES)
-    print(f"wrote {args.output}; max RSS of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB")
+    earlier = path.read_text() if path.exists() else ""
+    scale = earlier[earlier.index(SCALE_SECTION):] if SCALE_SECTION in earlier else ""
+    path.write_text(header + "".join(f"| {n} | {v} |\n" for n, v in lines) + NOTES + (f"\n{scale}" if scale else ""))
+    print(f"wrote {path}; max RSS of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB")
 
 
 if __name__ == "__main__":

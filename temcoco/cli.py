@@ -311,6 +311,20 @@ def gc(
 
 
 @app.command()
+def compact(
+    out_: Annotated[str, typer.Argument(metavar="OUT", help="output location of submit")],
+    storage_options: StorageOptions = None,
+) -> None:
+    """Fold the metrics rows of finished jobs into the table's parts (jobs do it when they end)."""
+    from temcoco.storage.compaction import compact as compact_table
+    from temcoco.storage.fs import parse_storage_options
+
+    done = compact_table(out_, parse_storage_options(storage_options))
+    out.print(f"folded {done.folded} rows into {done.written} new parts; the table has {done.parts} parts "
+              f"({done.deleted} files deleted)")
+
+
+@app.command()
 def train(
     config: Annotated[Path, typer.Argument(help="training config (.toml), e.g. temcoco/model/configs/small.toml")],
     resume: Annotated[bool, typer.Option(help="continue from the latest checkpoint")] = False,

@@ -51,20 +51,11 @@ def s3_server():
 
     Yields the endpoint URL. Buckets are created by the tests that need them.
     """
-    import socket
+    from tests.s3server import start_moto
 
-    from moto.server import ThreadedMotoServer
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{port}"
     saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                                             "AWS_DEFAULT_REGION")}
-    os.environ.update(AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY=SECRET_KEY,
-                      AWS_DEFAULT_REGION="us-east-1")
+    server, endpoint = start_moto("testing", SECRET_KEY)
     yield endpoint
     server.stop()
     for k, v in saved.items():

@@ -70,3 +70,11 @@ def test_incremental_rerun_skips_unchanged_clips(job):
     assert (summary["ok"], summary["skipped"], summary["failed"]) == (0, 2, len(bad))
     rows = query(str(out), "SELECT status, note FROM metrics WHERE job_id = 'j2' AND status = 'skipped'").to_pylist()
     assert all("unchanged since job j1" in r["note"] for r in rows)
+
+
+def test_the_job_compacts_its_rows_when_it_ends(job):
+    _, out, _, bad = job
+    manifest = json.loads((out / "metrics" / "_compacted.json").read_text())
+    assert "j1" in {j for part in manifest["parts"] for _, j in part["jobs"]}
+    assert not [p for p in (out / "metrics").glob("date=*/job_id=j1/*.parquet") if not p.name.startswith(".")]
+    assert query(str(out), "SELECT count(*) AS n FROM metrics WHERE job_id = 'j1'").to_pylist() == [{"n": 2 + len(bad)}]

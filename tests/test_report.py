@@ -95,7 +95,7 @@ def big_job(tmp_path_factory):
                 "clip_id": clip, "strips": [{"frame": f, "image": image} for f in (10, 30, 50)], "chunk": 64,
                 "fps": 30.0, **series})
     counts = {s: sum(v == s for v in status.values()) for s in ("ok", "failed", "skipped")}
-    write_json(job_summary(out, "big"), {"job_id": "big", "status": "done", "clips": 2000, **counts})
+    write_json(job_summary(out, "big"), {"job_id": "big", "status": "finished", "clips": 2000, **counts})
     return out, ids, counts["ok"], ids[1240]
 
 

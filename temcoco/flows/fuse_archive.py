@@ -23,6 +23,7 @@ from temcoco.job import JobConfig, new_job_id
 from temcoco.metrics import seam_ratio
 from temcoco.storage import results
 from temcoco.storage.archive import ClipSource, discover
+from temcoco.storage.compaction import compact_after_job
 from temcoco.storage.fs import check_writable, read_json, remove_tree, retrying, write_json
 from temcoco.storage.layout import ClipLayout, job_summary, staging
 from temcoco.storage.lease import JobLease
@@ -193,6 +194,7 @@ def _run_clips(job: JobConfig) -> JobSummary:
     )
     retrying("the job summary", lambda: write_json(summary_url, {
         **asdict(summary), "status": "finished", "archive": job.archive, "out": job.out}, so), on=(OSError, TemcocoError))
+    compact_after_job(job.out, job.job_id, so, get_run_logger())
     try:
         report_task(job.out, job.job_id, so)
     except Exception as e:  # noqa: BLE001 - the report is a view of results that are already safe

@@ -11,7 +11,14 @@ from temcoco.job import JobConfig
 
 
 def nightly_deployment(job: JobConfig, cron: str):
-    """A served deployment that runs ``job`` incrementally on ``cron`` (each run gets a new job id)."""
+    """A served deployment that runs ``job`` incrementally on ``cron`` (each run gets a new job id).
+
+    At most one run at a time: a firing while the previous run still goes is cancelled (the next
+    firing fuses what it left), so slow nights never pile up runs over the same archive."""
+    from prefect.client.schemas.objects import (
+        ConcurrencyLimitConfig,
+        ConcurrencyLimitStrategy,
+    )
     from prefect.schedules import Cron
 
     if job.job_id:
@@ -24,6 +31,7 @@ def nightly_deployment(job: JobConfig, cron: str):
     return fuse_archive.to_deployment(
         name=name, schedule=schedule, description=f"incremental fusion of {job.archive} into {job.out}",
         parameters={"job": asdict(replace(job, incremental=True))},
+        concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW),
     )
 
 

@@ -1,17 +1,28 @@
-"""The metrics table: one parquet file per clip per job, hive-partitioned by date and job id.
+"""The metrics table: one row per clip per job, hive-partitioned by date and job id.
 
-``OUT/metrics/date=YYYY-MM-DD/job_id=<id>/<clip key>.parquet``. The file name is derived
-from the clip id, so a retried or resumed clip replaces its row instead of adding one.
-DuckDB queries the dataset through pyarrow and fsspec (works the same on local disk and s3).
+A finished clip publishes its row as ``OUT/metrics/date=YYYY-MM-DD/job_id=<id>/<row key>.parquet``
+(a *loose* row). The file name is derived from the clip's row key, so a retried or resumed clip
+replaces its row instead of adding one. When a job ends, :mod:`temcoco.storage.compaction` folds
+loose rows into a few large *parts* (``OUT/metrics/_parts/part-<hash>.parquet``, with ``date``,
+``job_id`` and the row key ``_row`` as columns) named by the manifest ``OUT/metrics/_compacted.json``.
+
+The table is: the rows of the parts the manifest names, except those for which a loose row of
+the same job and row key exists, plus every loose row (a loose row is never older than its
+compacted copy). So each row counts once at every moment of a compaction. DuckDB queries it
+through pyarrow and fsspec (works the same on local disk and s3).
 """
 
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 
+import fsspec
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from pyarrow.fs import FSSpecHandler, PyFileSystem
@@ -63,15 +74,148 @@ def write_row(out: str, date: str, job_id: str, row_key: str, row: dict, storage
     write_bytes(row_path(out, date, job_id, row_key), buf.getvalue(), storage_options)
 
 
+PARTS = "_parts"  # folder of compacted parts under OUT/metrics
+MANIFEST = "_compacted.json"  # names the parts that hold compacted rows (see temcoco.storage.compaction)
+ROW = "_row"  # column of a part: the row's key, the stem of the loose file it came from
+TABLE_SCHEMA = pa.unify_schemas([SCHEMA, PARTITIONS])
+PART_SCHEMA = pa.unify_schemas([TABLE_SCHEMA, pa.schema([(ROW, pa.string())])])
+# One read per part for the column chunks a query needs (parts are immutable and a few MB each).
+FORMAT = ds.ParquetFileFormat(default_fragment_scan_options=ds.ParquetFragmentScanOptions(
+    pre_buffer=True, cache_options=pa.CacheOptions(hole_size_limit=4 << 20, range_size_limit=64 << 20)))
+
+JobKey = tuple[str, str]  # (date, job_id)
+
+
+@dataclass(frozen=True)
+class LooseRow:
+    """A row published by a clip and not yet folded into a part."""
+
+    date: str
+    job_id: str
+    key: str  # the stem of its file: the hash of its row key
+    path: str  # in its filesystem
+    size: int
+
+
+@dataclass(frozen=True)
+class Listing:
+    """What one listing of ``OUT/metrics`` found."""
+
+    root: str  # OUT/metrics in its filesystem
+    loose: tuple[LooseRow, ...]
+    files: dict[str, int]  # every file under ``_parts``: path -> size
+    details: dict[str, dict]  # every file found: its listing entry
+    manifest: dict  # {"generation": n, "parts": [{"name", "rows", "jobs": [[date, job_id], ...]}], "superseded": [...]}
+
+    def part_path(self, name: str) -> str:
+        return join(self.root, PARTS, name)
+
+    def compacted_jobs(self) -> set[JobKey]:
+        return {(d, j) for part in self.manifest["parts"] for d, j in part["jobs"]}
+
+
+EMPTY_MANIFEST = {"generation": 0, "parts": [], "superseded": []}
+
+
+class ListedFiles(FSSpecHandler):
+    """fsspec files for pyarrow, opened with what a listing said of them (size, ETag) and without a
+    read-ahead cache: no HEAD request per file, only the byte ranges pyarrow asks for."""
+
+    def __init__(self, fs: fsspec.AbstractFileSystem, details: dict[str, dict]) -> None:
+        super().__init__(fs)
+        self.details = details
+
+    def open_input_file(self, path: str) -> pa.PythonFile:
+        if path not in self.details:
+            return super().open_input_file(path)
+        f = self.fs.open(path, mode="rb", size=int(self.details[path]["size"]), cache_type="none")
+        if isinstance(f, fsspec.spec.AbstractBufferedFile):  # object stores: no HEAD for the ETag either
+            f.details = self.details[path]
+        return pa.PythonFile(f, mode="r")
+
+
+def metrics_root(out: str) -> str:
+    return join(out, "metrics")
+
+
+def parse_loose(root: str, path: str, size: int) -> LooseRow | None:
+    """The loose row at ``path`` (``date=D/job_id=J/<key>.parquet`` under ``root``), or None for anything else."""
+    parts = path[len(root) + 1:].split("/")
+    if len(parts) != 3:
+        return None
+    date, job, name = parts
+    if not (date.startswith("date=") and job.startswith("job_id=") and name.endswith(".parquet")) or name[:1] in "._":
+        return None
+    return LooseRow(date[5:], job[7:], name.removesuffix(".parquet"), path, size)
+
+
+def list_table(fs: fsspec.AbstractFileSystem, root: str) -> Listing:
+    """One recursive listing of the table, then its manifest (in this order: a compaction that commits in
+    between deletes loose rows only after they are in a part the newer manifest names)."""
+    details = fs.find(root, detail=True)
+    found = {path: int(info.get("size") or 0) for path, info in details.items()}
+    if not found and not fs.exists(root):
+        raise TemcocoError(f"no metrics table under {root}: run `temcoco submit` first")
+    loose = tuple(r for r in (parse_loose(root, p, n) for p, n in sorted(found.items())) if r)
+    parts_prefix = join(root, PARTS) + "/"
+    files = {p: n for p, n in found.items() if p.startswith(parts_prefix)}
+    manifest_path = join(root, MANIFEST)
+    manifest = json.loads(fs.cat_file(manifest_path)) if manifest_path in found else EMPTY_MANIFEST
+    return Listing(root, loose, files, details, manifest)
+
+
+def hidden_rows(listing: Listing) -> set[str]:
+    """``date/job_id/key`` of compacted rows that a loose row of the same job and key replaces."""
+    compacted = listing.compacted_jobs()
+    return {f"{r.date}/{r.job_id}/{r.key}" for r in listing.loose if (r.date, r.job_id) in compacted}
+
+
+def _row_ids(table: pa.Table) -> pa.ChunkedArray:
+    return pc.binary_join_element_wise(table["date"], table["job_id"], table[ROW], "/")
+
+
+def without(table: pa.Table, hidden: set[str]) -> pa.Table:
+    """``table`` (of PART_SCHEMA) less the rows named in ``hidden``."""
+    return table.filter(pc.invert(pc.is_in(_row_ids(table), value_set=pa.array(sorted(hidden), pa.string()))))
+
+
+def table_dataset(fs: fsspec.AbstractFileSystem, listing: Listing) -> ds.Dataset:
+    """The table as one pyarrow dataset: untouched parts and loose rows are read lazily; a part holding rows
+    that loose rows replace (a job resumed after its compaction, or a compaction killed before it deleted
+    the rows it folded) is read now, less those rows."""
+    arrow_fs = PyFileSystem(ListedFiles(fs, listing.details))
+    hidden = hidden_rows(listing)
+    replaced_jobs = {tuple(h.split("/", 2)[:2]) for h in hidden}
+    fragments, partial = [], []
+    for part in listing.manifest["parts"]:
+        path = listing.part_path(part["name"])
+        if path not in listing.files:
+            raise FileNotFoundError(path)
+        if replaced_jobs & {tuple(j) for j in part["jobs"]}:
+            partial.append(without(pq.read_table(path, filesystem=arrow_fs, schema=PART_SCHEMA), hidden))
+        else:
+            fragments.append(FORMAT.make_fragment(path, arrow_fs, file_size=listing.files[path]))
+    for r in listing.loose:
+        where = (ds.field("date") == r.date) & (ds.field("job_id") == r.job_id)
+        fragments.append(FORMAT.make_fragment(r.path, arrow_fs, partition_expression=where, file_size=r.size))
+    lazy = ds.FileSystemDataset(fragments, TABLE_SCHEMA, FORMAT, arrow_fs)
+    if not partial:
+        return lazy
+    return ds.dataset([lazy, ds.InMemoryDataset(pa.concat_tables(partial).select(TABLE_SCHEMA.names))])
+
+
 def dataset(out: str, storage_options: dict | None = None) -> ds.Dataset:
-    """The metrics table of ``out`` as a pyarrow dataset (columns of SCHEMA plus date, job_id)."""
-    fs, root = filesystem(join(out, "metrics"), storage_options)
-    if not fs.exists(root):
-        raise TemcocoError(f"no metrics table under {out}: run `temcoco submit` first")
-    return ds.dataset(
-        root, schema=pa.unify_schemas([SCHEMA, PARTITIONS]), format="parquet",
-        filesystem=PyFileSystem(FSSpecHandler(fs)), partitioning=ds.partitioning(PARTITIONS, flavor="hive"),
-    )
+    """The metrics table of ``out`` as a pyarrow dataset (columns of SCHEMA plus date, job_id).
+
+    A compaction that commits while the table is being listed can delete a file the listing found:
+    the table is listed again, once."""
+    fs, root = filesystem(metrics_root(out), storage_options)
+    try:
+        return table_dataset(fs, list_table(fs, root))
+    except FileNotFoundError:
+        return table_dataset(fs, list_table(fs, root))
+
+
 
 
 def query(out: str, sql: str, storage_options: dict | None = None) -> pa.Table:
