@@ -18,7 +18,7 @@ from temcoco.model.paper.network import PaperNet
 from temcoco.model.paper.reference import REFERENCE_DIR, reference_state_dict
 from temcoco.model.paper.weights import load_paper
 from temcoco.model.registry import load_method
-from temcoco.storage.chunks import plan_chunks, replicate_edges
+from temcoco.overlap import plan_chunks, replicate_edges
 
 torch.set_num_threads(1)  # two threads on a shared 2-core machine are several times slower
 
