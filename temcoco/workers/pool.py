@@ -195,9 +195,6 @@ class WorkerPool:
             per_stage[stage] = per_stage.get(stage, 0) + n
         return out
 
-    def where(self) -> list[dict]:
-        return ray.get([a.where.remote() for a in self.actors])
-
     def shutdown(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         for actor in self.actors:
