@@ -228,3 +228,28 @@ def test_secrets_never_leave_the_process_that_was_given_them(tmp_path, s3_server
     for key in fs.find("secret-bucket/out"):
         assert not any(s in fs.cat_file(key) for s in secrets), key
     assert query("s3://secret-bucket/out", "SELECT count(*) AS n FROM metrics").to_pylist()[0]["n"] == 3
+
+
+def test_a_worker_killed_by_one_call_is_not_charged_to_the_next(tmp_path, ray_cluster):
+    """After a worker dies, Ray restarts it; a call handed to it meanwhile must not fail as if it had
+    killed the worker (it would, as 'the actor is restarting', and be charged a death)."""
+    from temcoco.storage.archive import discover
+    from temcoco.storage.layout import ClipLayout
+    from temcoco.workers.pool import WorkerPool
+    from temcoco.workers.stages import fingerprint, prepare_output
+
+    archive_with_poison(tmp_path / "archive")
+    clips = {c.clip_id: c for c in discover(str(tmp_path / "archive"))}
+    job = JobConfig(str(tmp_path / "archive"), str(tmp_path / "out"), job_id="crossfire", chunk=4,
+                    method="tests.faulty_methods:kill_on_bright", workers=1, max_retries=0)
+    with WorkerPool(job) as pool:
+        layout = ClipLayout(job.out, "poison", job.job_id, pool.method.version)
+        fp = pool.fingerprint(clips["poison"]).result()
+        ingested = pool.ingest(clips["poison"], layout, fp).result()
+        spec = prepare_output(layout, ingested, pool.method.temporal_radius, {})[0]
+        for _ in range(3):  # one worker: each next call waits for the worker the poison chunk kills
+            poison = pool.fuse_chunk(layout, spec, fp)
+            innocent = pool.fingerprint(clips["a"])
+            with pytest.raises(ClipError, match="worker died 1 times fusing frames 0-3"):
+                poison.result()
+            assert innocent.result() == fingerprint(clips["a"])

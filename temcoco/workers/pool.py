@@ -2,8 +2,9 @@
 
 Each stage is a typed method of :class:`WorkerPool` returning a future. Work is handed to an
 idle actor (one call at a time, so a worker that dies takes down only the call it was running);
-actors are restarted by Ray when their process dies, and a failed call is retried a bounded
-number of times (all stages are idempotent).
+actors are restarted by Ray when their process dies, and get work again only once they answer
+(a call sent to a restarting actor would fail too, and be charged a death it did not cause). A
+failed call is retried a bounded number of times (all stages are idempotent).
 
 Secrets never travel: actors get no environment from the driver (a local cluster inherits
 the driver's; a remote cluster's nodes use their own credentials, see the README).
@@ -21,7 +22,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import ray
-from ray.exceptions import RayActorError, RayError, RayTaskError
+from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskError
 
 from temcoco.errors import ClipError, TemcocoError
 from temcoco.job import JobConfig
@@ -34,6 +35,7 @@ from temcoco.workers.stages import Ingested
 log = logging.getLogger(__name__)
 
 START_TIMEOUT = 300.0  # seconds for every actor to be placed and load its method
+RESTART_POLL = 0.2  # seconds between asking a restarting actor whether it is back
 RETRY_BACKOFF = 1.0  # seconds before the first retry of a stage; doubled for each further one
 
 
@@ -90,7 +92,7 @@ class WorkerPool:
     An actor that dies is restarted by Ray; one that cannot start again is never fed work.
     """
 
-    def __init__(self, job: JobConfig, depth: int = 1) -> None:
+    def __init__(self, job: JobConfig) -> None:
         connect(job.ray_address, job.workers * job.cpus_per_worker)
         resources = actor_resources(ray.cluster_resources(), job)
         actor_cls = ray.remote(FusionWorker).options(
@@ -102,11 +104,10 @@ class WorkerPool:
         self._calls_done: Counter = Counter()  # (actor index, stage) -> completed calls
         self._idle: queue.Queue[int] = queue.Queue()
         self.method = self._start()
-        for _ in range(depth):
-            for index in range(len(self.actors)):
-                if index not in self._dead:
-                    self._idle.put(index)
-        self._executor = ThreadPoolExecutor(depth * len(self.actors), thread_name_prefix="stage")
+        for index in range(len(self.actors)):
+            if index not in self._dead:
+                self._idle.put(index)
+        self._executor = ThreadPoolExecutor(len(self.actors), thread_name_prefix="stage")
 
     def _start(self) -> MethodInfo:
         """Wait until every actor is placed and constructed; drop those that cannot be; the loaded method."""
@@ -160,6 +161,8 @@ class WorkerPool:
                 failures.append("its worker died")
                 if e.actor_init_failed:
                     self._dead[index] = f"could not restart: {failure_line(e)}"
+                else:
+                    self._await_restart(index)
             except Exception as e:  # noqa: BLE001 - a stage's own error
                 cause = getattr(e, "cause", None) or e
                 if isinstance(cause, TemcocoError):  # the clip's problem: the same on every try
@@ -171,6 +174,22 @@ class WorkerPool:
         if died == len(failures):
             raise ClipError(f"worker died {died} times {what} (out of memory?)")
         raise ClipError(f"{what} failed {len(failures)} times, last: {failures[-1]}")
+
+    def _await_restart(self, index: int) -> None:
+        """Block until the actor at ``index``, restarted by Ray, answers; mark it dead if it cannot."""
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                ray.get(self.actors[index].describe.remote(), timeout=START_TIMEOUT)
+                return
+            except RayActorError as e:  # still restarting ("unavailable"), or it cannot start again
+                if e.actor_init_failed:
+                    self._dead[index] = f"could not restart: {failure_line(e)}"
+                    return
+                time.sleep(RESTART_POLL)
+            except GetTimeoutError:
+                break
+        self._dead[index] = f"not restarted within {START_TIMEOUT:.0f} s"
 
     def _take(self) -> int:
         """An idle, live actor (blocks while all are busy); ClipError when none is left."""
