@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import signal
@@ -55,6 +56,46 @@ class FailToStart:
 
     def __init__(self) -> None:
         raise FileNotFoundError("weights not found on this node")
+
+
+def install_write_faults(plan: Path) -> None:
+    """In this process, make atomic publications to URLs containing ``plan/part``'s text fail, once
+    per file in ``plan/tokens`` (claimed by removing it, so the count holds across processes), and
+    make storage retries not sleep."""
+    import temcoco.report
+    import temcoco.storage.fs as fs
+
+    part, tokens = (plan / "part").read_text(), plan / "tokens"
+    real = getattr(fs.open_atomic, "real", fs.open_atomic)
+
+    @contextlib.contextmanager
+    def open_atomic(url, storage_options=None):
+        if part in url and _claim(tokens):
+            raise fs.StorageError(f"cannot write {url}: injected failure")
+        with real(url, storage_options) as f:
+            yield f
+
+    open_atomic.real = real
+    for module in (fs, temcoco.report):
+        module.open_atomic = open_atomic
+    fs.time = type("NoSleep", (), {"sleep": staticmethod(lambda s: None)})
+
+
+def _claim(tokens: Path) -> bool:
+    for token in sorted(tokens.iterdir()):
+        try:
+            token.unlink()
+            return True
+        except FileNotFoundError:  # claimed by another process meanwhile
+            continue
+    return False
+
+
+def failing_writes(weights=None, device="auto"):
+    """Averages, in a worker whose storage writes fail as the plan folder ``weights`` says
+    (see :func:`install_write_faults`)."""
+    install_write_faults(Path(weights))
+    return _Average("failing-writes-1")
 
 
 def kill_on_bright(weights=None, device="auto"):

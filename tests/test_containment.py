@@ -134,28 +134,25 @@ def test_workers_that_cannot_start_are_a_job_level_error(tmp_path):
 
 
 @pytest.fixture
-def failing_writes(monkeypatch):
-    """Make the driver's atomic publications to URLs containing ``part`` fail ``times`` times (then succeed)."""
-    import contextlib
-
+def failing_writes(tmp_path, monkeypatch):
+    """``plan(part, times)``: the next ``times`` atomic publications to URLs containing ``part`` fail, in this
+    process and in the workers of a job whose method is ``tests.faulty_methods:failing_writes`` with the
+    returned folder as its weights."""
     import temcoco.report
     import temcoco.storage.fs as fs
+    from tests.faulty_methods import install_write_faults
 
-    real = fs.open_atomic
-    plan = {}
+    def plan(part: str, times: int) -> str:
+        folder = tmp_path / "write-faults"
+        (folder / "tokens").mkdir(parents=True)
+        (folder / "part").write_text(part)
+        for i in range(times):
+            (folder / "tokens" / f"{i:04d}").touch()
+        for module, name in ((fs, "open_atomic"), (temcoco.report, "open_atomic"), (fs, "time")):
+            monkeypatch.setattr(module, name, getattr(module, name))  # restored after the test
+        install_write_faults(folder)
+        return str(folder)
 
-    @contextlib.contextmanager
-    def open_atomic(url, storage_options=None):
-        for part, left in plan.items():
-            if part in url and left:
-                plan[part] = left - 1
-                raise fs.StorageError(f"cannot write {url}: injected failure")
-        with real(url, storage_options) as f:
-            yield f
-
-    for module in (fs, temcoco.report):
-        monkeypatch.setattr(module, "open_atomic", open_atomic)
-    monkeypatch.setattr(fs, "time", type("NoSleep", (), {"sleep": staticmethod(lambda s: None)}))
     return plan
 
 
@@ -164,18 +161,19 @@ def failing_writes(monkeypatch):
     ("/state/", 1, 0),
     ("/state/", 100, 3),  # state can never be written: the clips fail, the job finishes
     ("/metrics/", 100, 3),  # no row can be written: every clip counts as failed, the job finishes
-    ("/reports/", 100, 0),  # no report: logged, the job finishes with its summary
+    ("/reports/", 100, 0),  # no report, no clip previews: logged, the job finishes with its summary
 ])
 def test_storage_failures_after_fusion_are_contained(tmp_path, ray_cluster, prefect_harness, failing_writes,
                                                      part, times, failed):
     from temcoco.flows.fuse_archive import fuse_archive
 
     archive_with_poison(tmp_path / "archive", frames=4)
-    failing_writes[part] = times
-    summary = fuse_archive(JobConfig(str(tmp_path / "archive"), str(tmp_path / "out"), job_id="w", method="average",
-                                     chunk=4))
+    faults = failing_writes(part, times)
+    summary = fuse_archive(JobConfig(str(tmp_path / "archive"), str(tmp_path / "out"), job_id="w", chunk=4,
+                                     method="tests.faulty_methods:failing_writes", weights=faults))
     assert summary["failed"] == failed, summary["failures"]
     assert summary["ok"] == 3 - failed
+    assert not any((Path(faults) / "tokens").iterdir()) or times == 100  # every planned failure happened
     saved = (tmp_path / "out" / "jobs" / "w.json").read_text()
     assert '"status":"finished"' in saved
 
@@ -235,21 +233,23 @@ def test_a_worker_killed_by_one_call_is_not_charged_to_the_next(tmp_path, ray_cl
     killed the worker (it would, as 'the actor is restarting', and be charged a death)."""
     from temcoco.storage.archive import discover
     from temcoco.storage.layout import ClipLayout
+    from temcoco.workers.clip import ClipRun, Started
     from temcoco.workers.pool import WorkerPool
-    from temcoco.workers.stages import fingerprint, prepare_output
 
     archive_with_poison(tmp_path / "archive")
     clips = {c.clip_id: c for c in discover(str(tmp_path / "archive"))}
     job = JobConfig(str(tmp_path / "archive"), str(tmp_path / "out"), job_id="crossfire", chunk=4,
                     method="tests.faulty_methods:kill_on_bright", workers=1, max_retries=0)
     with WorkerPool(job) as pool:
-        layout = ClipLayout(job.out, "poison", job.job_id, pool.method.version)
-        fp = pool.fingerprint(clips["poison"]).result()
-        ingested = pool.ingest(clips["poison"], layout, fp).result()
-        spec = prepare_output(layout, ingested, pool.method.temporal_radius, {})[0]
+        def run(clip_id: str) -> ClipRun:
+            layout = ClipLayout(job.out, clip_id, job.job_id, pool.method.version)
+            return ClipRun(clips[clip_id], layout, "2026-11-29", time.time())
+
+        poisoned = run("poison")
+        started = pool.start(poisoned).result()  # 8 frames in chunks of 4: its chunks are fanned out
         for _ in range(3):  # one worker: each next call waits for the worker the poison chunk kills
-            poison = pool.fuse_chunk(layout, spec, fp)
-            innocent = pool.fingerprint(clips["a"])
+            poison = pool.fuse_chunk(poisoned.layout, started.todo[0], started.ingested.fingerprint)
+            innocent = pool.start(run("a"))
             with pytest.raises(ClipError, match="worker died 1 times fusing frames 0-3"):
                 poison.result()
-            assert innocent.result() == fingerprint(clips["a"])
+            assert isinstance(innocent.result(), Started)

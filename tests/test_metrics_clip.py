@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from temcoco.errors import TemcocoError
-from temcoco.metrics import METRIC_COLUMNS, ClipMetrics, MetricConfig, evaluate_streams, seam_ratio
+from temcoco.metrics import METRIC_COLUMNS, ClipMetrics, MetricConfig, SeamRatio, evaluate_streams
 from temcoco.metrics.fusion import luminance, psnr, ssim
 from temcoco.metrics.temporal import RAFT_ENV, RESNET18_ENV
 
@@ -75,8 +75,13 @@ def test_seams_split_flowd_samples() -> None:
     assert r["flowD_inner"] == pytest.approx(0, abs=1e-3)
     assert r["flowD"] == pytest.approx(2 * c * math.sqrt(3) / 7, rel=1e-3)
     rows = [r, {**r, "flowD_seam": 3.0, "flowD_inner": 1.0}, {"flowD_seam": None, "flowD_inner": 2.0}]
-    assert seam_ratio(rows) == pytest.approx((r["flowD_seam"] + 3) / (r["flowD_inner"] + 1))
-    assert seam_ratio([{"flowD_seam": None, "flowD_inner": 1.0}]) is None
+    ratio = SeamRatio()
+    for row in rows:
+        ratio.add(row)
+    assert ratio.value == pytest.approx((r["flowD_seam"] + 3) / (r["flowD_inner"] + 1))
+    only_inner = SeamRatio()
+    only_inner.add({"flowD_seam": None, "flowD_inner": 1.0})
+    assert only_inner.value is None
 
 
 def test_frame_stride_thins_spatial_metrics_only() -> None:

@@ -1,35 +1,45 @@
 """The archive-fusion flow: discover pairs, then per clip fingerprint -> ingest -> fuse -> finish -> row.
 
-Prefect tracks clips (one task run per clip, named after it); the Ray actor pool runs the
-stages and chunks. The driver only plans and waits: every stage runs on an actor.
+Prefect tracks clips in batches: one task run per ``BATCH_CLIPS`` clips, with a table of its
+clips' results (a task run costs the driver about 13 ms and the Prefect server a database row:
+too much per clip for 60,000 clips a night). The Ray actor pool runs the stages: a short clip
+is one round trip (``temcoco.workers.clip``), a longer one fans its chunks out. The driver
+plans and waits; it holds only the clips in flight and the job's counts.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import platform
 import time
-from dataclasses import asdict, dataclass, replace
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, replace
 
 from prefect import flow, get_run_logger, task
+from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.futures import wait
 from prefect.task_runners import ThreadPoolTaskRunner
 
 import temcoco
 from temcoco.errors import ClipError, TemcocoError
 from temcoco.flows.progress import current as progress
 from temcoco.job import JobConfig, new_job_id
-from temcoco.metrics import seam_ratio
-from temcoco.storage import results
+from temcoco.metrics import SeamRatio
 from temcoco.storage.archive import ClipSource, discover
 from temcoco.storage.compaction import compact_after_job
 from temcoco.storage.fs import check_writable, read_json, remove_tree, retrying, write_json
 from temcoco.storage.layout import ClipLayout, job_summary, staging
 from temcoco.storage.lease import JobLease
 from temcoco.workers.actor import MethodInfo
+from temcoco.workers.clip import ClipRun, Started, publish
 from temcoco.workers.pool import WorkerPool, failure_line
-from temcoco.workers.stages import PIPELINE_VERSION, Ingested, prepare_output
+
+BATCH_CLIPS = 64  # clips per Prefect task run
+BATCHES_IN_FLIGHT = 2  # the next batch starts while the last clips of the one before finish
+CLIPS_IN_FLIGHT_PER_WORKER = 2  # clips a batch runs at once per worker (one waits while one runs)
 
 
 @dataclass
@@ -73,86 +83,103 @@ def versions() -> dict[str, str]:
             "zarr": zarr.__version__, "av": av.__version__}
 
 
-def _fuse_chunks(layout: ClipLayout, ingested: Ingested, method: MethodInfo, pool: WorkerPool,
-                 storage_options: dict) -> int:
-    """Fuse the chunks without a commit marker, ``method.temporal_radius`` halo frames each side."""
-    todo = prepare_output(layout, ingested, method.temporal_radius, storage_options)
-    progress().add(chunks_total=len(todo))  # chunks committed earlier are not work of this job
-    futures = []
-    for spec in todo:
-        f = pool.fuse_chunk(layout, spec, ingested.fingerprint)
-        f.add_done_callback(lambda f, n=spec.stop - spec.start: f.exception() or progress().add(chunks_done=1, frames_fused=n))
-        futures.append(f)
-    return sum(f.result() for f in futures)
+@dataclass(frozen=True)
+class ClipBatch:
+    """Clips tracked by one Prefect task run (with a table of per-clip results)."""
+
+    number: int
+    sources: tuple[ClipSource, ...]
+
+    @property
+    def label(self) -> str:
+        first, last = self.sources[0].clip_id, self.sources[-1].clip_id
+        return f"{self.number}: {first}" + (f" .. {last} ({len(self.sources)} clips)" if len(self.sources) > 1 else "")
 
 
-@task(name="clip", cache_policy=NO_CACHE, task_run_name="clip {source.clip_id}")
-def clip_task(source: ClipSource, job: JobConfig, method: MethodInfo, date: str, pool: WorkerPool) -> dict:
-    """All stages of one clip; always returns (and writes) the clip's row, ``failed`` with a reason if needed."""
-    began = time.perf_counter()
-    layout = ClipLayout(job.out, source.clip_id, job.job_id, method.version)
-    so = job.storage_options
-    row = {"clip_id": source.clip_id, "method": method.name, "model_version": method.version,
-           "ir": source.ir, "vi": source.vi}
+def batches(clips: Iterable[ClipSource], size: int) -> Iterator[ClipBatch]:
+    clips = iter(clips)
+    for number in itertools.count(1):
+        sources = tuple(itertools.islice(clips, size))
+        if not sources:
+            return
+        yield ClipBatch(number, sources)
+
+
+@task(name="clips", cache_policy=NO_CACHE, task_run_name="clips {batch.label}")
+def clip_batch(batch: ClipBatch, job: JobConfig, method: MethodInfo, date: str, pool: WorkerPool) -> list[dict]:
+    """Every clip of ``batch``, ``CLIPS_IN_FLIGHT_PER_WORKER`` per worker at a time; their summary fields
+    (their rows are written). One broken clip never sinks the batch: it is a failed row."""
+    logger = get_run_logger()
+    threads = max(1, min(len(batch.sources), CLIPS_IN_FLIGHT_PER_WORKER * len(pool.actors)))
+    with ThreadPoolExecutor(threads, thread_name_prefix="clip") as executor:
+        rows = list(executor.map(lambda source: run_clip(source, job, method, date, pool), batch.sources))
+    for row in rows:
+        if row["status"] == "failed":
+            logger.warning("clip %s failed: %s", row["clip_id"], row["error"])
     try:
-        row.update(_fuse_clip(source, layout, job, method, pool))
-        if row["status"] == "ok":
-            _record_state(layout, row, job)
+        create_table_artifact([{k: row.get(k) for k in ("clip_id", "status", "frames", "seconds", "error")}
+                               for row in rows], description=f"clips {batch.label}")
+    except Exception as e:  # noqa: BLE001 - the rows are written; the artifact is only a view of them
+        logger.warning("clips %s: per-clip results not shown in Prefect: %s", batch.label, failure_line(e))
+    return rows
+
+
+def run_clip(source: ClipSource, job: JobConfig, method: MethodInfo, date: str, pool: WorkerPool) -> dict:
+    """All stages of one clip; always returns its summary fields (``failed`` with a reason if needed),
+    its row written (by the actor, or here for a clip that failed)."""
+    run = ClipRun(source, ClipLayout(job.out, source.clip_id, job.job_id, method.version), date, time.time())
+    try:
+        if source.error:
+            raise ClipError(source.error)
+        outcome = pool.start(run).result()
+        if isinstance(outcome, Started):
+            _fuse_chunks(run.layout, outcome, pool)
+            outcome = pool.finish(run, outcome.ingested).result()
+        else:
+            progress().add(chunks_total=outcome.chunks, chunks_done=outcome.chunks, frames_fused=outcome.frames_fused)
+        row = outcome.row
     except Exception as e:  # noqa: BLE001 - one broken clip never sinks the job: it becomes a failed row
-        row.update(status="failed", error=failure_line(e))
-        get_run_logger().warning("clip %s failed: %s", source.clip_id, row["error"])
-    row.update(seconds=time.perf_counter() - began, finished_at=dt.datetime.now(dt.timezone.utc))
-    try:
-        retrying("its metrics row", lambda: results.write_row(job.out, date, job.job_id, source.row_key, row, so),
-                 on=(OSError, TemcocoError))
-    except TemcocoError as e:  # the summary and the report still count the clip, as failed
-        row.update(status="failed", error=f"could not write its metrics row: {e}")
-        get_run_logger().error("clip %s: %s", source.clip_id, row["error"])
+        row = publish(run, job, method, {"status": "failed", "error": failure_line(e)})
     progress().add(clips_done=1)
     return row
 
 
-def _record_state(layout: ClipLayout, row: dict, job: JobConfig) -> None:
-    """After a clip is fused: its ``--incremental`` state (retried; a failure fails the clip), then the
-    staged inputs are dropped (a failure there is only logged: ``temcoco gc`` frees them later)."""
-    state = {"job_id": job.job_id, "pipeline": PIPELINE_VERSION, **{k: row.get(k) for k in (
-        "fingerprint", "model_version", "method", "video", "frames", "height", "width", "fps")}}
-    try:
-        retrying("its state", lambda: write_json(layout.state, state, job.storage_options), on=(OSError, TemcocoError))
-    except TemcocoError as e:
-        raise TemcocoError(f"fused, but could not record its state: {e}") from e
-    try:
-        _drop_staged_inputs(layout, job.storage_options)
-    except (OSError, TemcocoError) as e:
-        get_run_logger().warning("clip %s: staged inputs not removed (temcoco gc will): %s", layout.clip_id, e)
+def _fuse_chunks(layout: ClipLayout, started: Started, pool: WorkerPool) -> None:
+    """Fan the clip's chunks out over the pool; each has its halo frames (planned by ``start``)."""
+    progress().add(chunks_total=len(started.todo))  # chunks committed earlier are not work of this job
+    futures = []
+    for spec in started.todo:
+        f = pool.fuse_chunk(layout, spec, started.ingested.fingerprint)
+        f.add_done_callback(lambda f, n=spec.stop - spec.start: f.exception() or progress().add(chunks_done=1, frames_fused=n))
+        futures.append(f)
+    for f in futures:
+        f.result()
 
 
-def _fuse_clip(source: ClipSource, layout: ClipLayout, job: JobConfig, method: MethodInfo, pool: WorkerPool) -> dict:
-    """The stages of one clip (skipped when ``--incremental`` finds it unchanged); returns its row's fields."""
-    if source.error:
-        raise ClipError(source.error)
-    fp = pool.fingerprint(source).result()
-    state = read_json(layout.state, job.storage_options) if job.incremental else None
-    if state and state.get("fingerprint") == fp and state.get("pipeline") == PIPELINE_VERSION:
-        return {"status": "skipped", "note": f"unchanged since job {state['job_id']}", "fingerprint": fp,
-                **{k: state.get(k) for k in ("video", "frames", "height", "width", "fps")}}
-    ingested = pool.ingest(source, layout, fp).result()
-    _fuse_chunks(layout, ingested, method, pool, job.storage_options)
-    metrics = pool.finish(layout, ingested).result()
-    return {"status": "ok", "note": ingested.note or None, "fingerprint": fp, "video": layout.fused_video,
-            "frames": ingested.frames,
-            "height": ingested.height, "width": ingested.width, "fps": ingested.fps,
-            **{k: metrics.get(k) for k in results.SCHEMA.names if k in metrics}}
+@dataclass
+class Tally:
+    """The job's counts, folded batch by batch: the driver never holds every clip's row."""
+
+    clips: int = 0
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    frames: int = 0
+    failures: dict[str, str] = field(default_factory=dict)
+    seams: SeamRatio = field(default_factory=SeamRatio)
+
+    def add(self, row: dict) -> None:
+        self.clips += 1
+        status = row["status"]
+        setattr(self, status, getattr(self, status) + 1)
+        if status == "ok":
+            self.frames += row.get("frames") or 0
+            self.seams.add(row)
+        elif status == "failed":
+            self.failures[row["clip_id"]] = row["error"]
 
 
-def _drop_staged_inputs(layout: ClipLayout, storage_options: dict) -> None:
-    """The staged inputs are only needed until the clip is done: the marker goes first, so no
-    rerun ever trusts half-deleted inputs (commit markers are kept)."""
-    remove_tree(layout.ingest_marker, storage_options)
-    remove_tree(layout.staged_inputs, storage_options)
-
-
-@flow(name="fuse_archive", task_runner=ThreadPoolTaskRunner(max_workers=16), log_prints=False)
+@flow(name="fuse_archive", task_runner=ThreadPoolTaskRunner(max_workers=BATCHES_IN_FLIGHT + 1), log_prints=False)
 def fuse_archive(job: JobConfig) -> dict:
     """Fuse every IR/VI pair of ``job.archive`` into ``job.out`` (DESIGN.md); returns the job summary."""
     return asdict(run_job(job if job.job_id else replace(job, job_id=new_job_id())))
@@ -177,20 +204,25 @@ def _run_clips(job: JobConfig) -> JobSummary:
     write_json(summary_url, {"job_id": job.job_id, "date": date, "status": "running", "archive": job.archive,
                              "clips": len(clips)}, so)
     progress().add(clips_total=len(clips))
+    tally = Tally()
     with WorkerPool(job) as pool:
         method = pool.method
-        futures = [clip_task.submit(c, job, method, date, pool) for c in clips]
-        wait(futures)
-        rows = [f.result() for f in futures]
+        in_flight: deque = deque()
+        for batch in batches(clips, BATCH_CLIPS):
+            if len(in_flight) == BATCHES_IN_FLIGHT:
+                for row in in_flight.popleft().result():
+                    tally.add(row)
+            in_flight.append(clip_batch.submit(batch, job, method, date, pool))
+        for future in in_flight:
+            for row in future.result():
+                tally.add(row)
         work = pool.work_by_node()
     _end_of_job_cleanup(job)
     summary = JobSummary(
         job_id=job.job_id, date=date, method=method.name, model_version=method.version,
-        clips=len(rows), ok=sum(r["status"] == "ok" for r in rows),
-        failed=sum(r["status"] == "failed" for r in rows), skipped=sum(r["status"] == "skipped" for r in rows),
-        seconds=time.perf_counter() - began, frames=sum(r.get("frames") or 0 for r in rows if r["status"] == "ok"),
-        failures={r["clip_id"]: r["error"] for r in rows if r["status"] == "failed"}, versions=versions(),
-        work_by_node=work, seam_ratio=seam_ratio(r for r in rows if r["status"] == "ok"),
+        clips=tally.clips, ok=tally.ok, failed=tally.failed, skipped=tally.skipped,
+        seconds=time.perf_counter() - began, frames=tally.frames, failures=tally.failures, versions=versions(),
+        work_by_node=work, seam_ratio=tally.seams.value,
     )
     retrying("the job summary", lambda: write_json(summary_url, {
         **asdict(summary), "status": "finished", "archive": job.archive, "out": job.out}, so), on=(OSError, TemcocoError))

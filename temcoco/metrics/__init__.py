@@ -1,10 +1,10 @@
 """Fusion and temporal metrics of fused videos (see ``clip`` for the per-clip suite)."""
 
-from temcoco.metrics.clip import METRIC_COLUMNS, ClipMetrics, MetricConfig, evaluate_streams, seam_ratio
+from temcoco.metrics.clip import METRIC_COLUMNS, ClipMetrics, MetricConfig, SeamRatio, evaluate_streams
 from temcoco.metrics.fusion import fusion_metrics, luminance
 from temcoco.metrics.temporal import feacd, flowd, make_flows
 
 __all__ = [
-    "METRIC_COLUMNS", "ClipMetrics", "MetricConfig", "evaluate_streams", "seam_ratio",
+    "METRIC_COLUMNS", "ClipMetrics", "MetricConfig", "SeamRatio", "evaluate_streams",
     "fusion_metrics", "luminance", "feacd", "flowd", "make_flows",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
-from typing import Iterable, Mapping
+from typing import Mapping
 
 import cv2
 import numpy as np
@@ -126,12 +126,24 @@ class ClipMetrics:
         return out
 
 
-def seam_ratio(rows: Iterable[Mapping[str, object]]) -> float | None:
-    """Job seam check: mean flowD_seam / mean flowD_inner over the clips that have both (None if none)."""
-    pairs = [(r["flowD_seam"], r["flowD_inner"]) for r in rows
-             if r.get("flowD_seam") is not None and r.get("flowD_inner") is not None]
-    inner = sum(p[1] for p in pairs)
-    return sum(p[0] for p in pairs) / inner if pairs and inner > 0 else None
+@dataclass
+class SeamRatio:
+    """The job's seam check, folded clip by clip: mean flowD_seam / mean flowD_inner over the clips
+    that have both (``value`` is None when none has)."""
+
+    seam: float = 0.0
+    inner: float = 0.0
+    clips: int = 0
+
+    def add(self, row: Mapping[str, object]) -> None:
+        if row.get("flowD_seam") is not None and row.get("flowD_inner") is not None:
+            self.seam += float(row["flowD_seam"])
+            self.inner += float(row["flowD_inner"])
+            self.clips += 1
+
+    @property
+    def value(self) -> float | None:
+        return self.seam / self.inner if self.clips and self.inner > 0 else None
 
 
 def evaluate_streams(ir_url: str, vi_url: str, fused_url: str, ref_ir_url: str | None = None,

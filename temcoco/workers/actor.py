@@ -9,9 +9,8 @@ from dataclasses import dataclass
 from temcoco.job import JobConfig
 from temcoco.model.base import FusionMethod
 from temcoco.overlap import ChunkSpec
-from temcoco.storage.archive import ClipSource
 from temcoco.storage.layout import ClipLayout
-from temcoco.workers import stages
+from temcoco.workers import clip, stages
 
 
 @dataclass(frozen=True)
@@ -59,15 +58,11 @@ class FusionWorker:
         m = self.method
         return MethodInfo(m.name, m.version, m.temporal_radius)
 
-    def fingerprint(self, source: ClipSource) -> str:
-        return stages.fingerprint(source, self.job.storage_options)
-
-    def ingest(self, source: ClipSource, layout: ClipLayout, fingerprint: str) -> stages.Ingested:
-        return stages.ingest(source, layout, fingerprint, self.job.chunk, self.job.storage_options, self.limits,
-                             self.method.temporal_radius)
+    def start(self, run: clip.ClipRun) -> clip.Started | clip.Done:
+        return clip.start(run, self.job, self.method, self.limits)
 
     def fuse_chunk(self, layout: ClipLayout, spec: ChunkSpec, fingerprint: str) -> int:
         return stages.fuse_chunk(layout, spec, fingerprint, self.method, self.job.storage_options)
 
-    def finish(self, layout: ClipLayout, ingested: stages.Ingested) -> dict:
-        return stages.finish(layout, ingested, self.job.storage_options)
+    def finish(self, run: clip.ClipRun, ingested: stages.Ingested) -> clip.Done:
+        return clip.finish(run, ingested, self.job, self.method)

@@ -27,9 +27,9 @@ from ray.exceptions import GetTimeoutError, RayActorError, RayError, RayTaskErro
 from temcoco.errors import ClipError, TemcocoError
 from temcoco.job import JobConfig
 from temcoco.overlap import ChunkSpec
-from temcoco.storage.archive import ClipSource
 from temcoco.storage.layout import ClipLayout
 from temcoco.workers.actor import FusionWorker, MethodInfo
+from temcoco.workers.clip import ClipRun, Done, Started
 from temcoco.workers.stages import Ingested
 
 log = logging.getLogger(__name__)
@@ -129,18 +129,15 @@ class WorkerPool:
             raise TemcocoError(f"no fusion worker could start: {next(iter(self._dead.values()))}")
         return next(iter(infos.values()))
 
-    def fingerprint(self, source: ClipSource) -> Future[str]:
-        return self._run("fingerprint", "fingerprinting its sources", lambda a: a.fingerprint.remote(source))
-
-    def ingest(self, source: ClipSource, layout: ClipLayout, fingerprint: str) -> Future[Ingested]:
-        return self._run("ingest", "ingesting it", lambda a: a.ingest.remote(source, layout, fingerprint))
+    def start(self, run: ClipRun) -> Future[Started | Done]:
+        return self._run("start", "fusing it", lambda a: a.start.remote(run))
 
     def fuse_chunk(self, layout: ClipLayout, spec: ChunkSpec, fingerprint: str) -> Future[int]:
         return self._run("fuse_chunk", f"fusing frames {spec.start}-{spec.stop - 1}",
                          lambda a: a.fuse_chunk.remote(layout, spec, fingerprint))
 
-    def finish(self, layout: ClipLayout, ingested: Ingested) -> Future[dict]:
-        return self._run("finish", "encoding and measuring it", lambda a: a.finish.remote(layout, ingested))
+    def finish(self, run: ClipRun, ingested: Ingested) -> Future[Done]:
+        return self._run("finish", "encoding and measuring it", lambda a: a.finish.remote(run, ingested))
 
     def _run(self, stage: str, what: str, call: Callable[[ray.actor.ActorHandle], ray.ObjectRef]) -> Future:
         """``call(actor)`` on idle actors, with retries (see the class doc); a future of its result."""

@@ -8,6 +8,7 @@ same bytes or skips.
 from __future__ import annotations
 
 import hashlib
+import logging
 import posixpath
 import time
 from dataclasses import asdict, dataclass
@@ -16,7 +17,7 @@ import numpy as np
 import zarr
 from zarr.errors import ContainsArrayError
 
-from temcoco.errors import ClipError
+from temcoco.errors import ClipError, TemcocoError
 from temcoco.model.base import FusionMethod
 from temcoco.overlap import ChunkSpec, fuse_window, gather, plan_chunks
 from temcoco.storage.archive import ClipSource
@@ -25,6 +26,8 @@ from temcoco.storage.fs import filesystem, join, read_json, remove_tree, write_j
 from temcoco.storage.lease import is_held
 from temcoco.storage.video import DEFAULT_MAX_PIXELS
 from temcoco.storage.layout import ClipLayout
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -229,7 +232,7 @@ def finish(layout: ClipLayout, ingested: Ingested, storage_options: dict | None 
     """Encode the fused video, compute the clip's metrics and its report preview, in one pass.
 
     Returns the clip metrics; the preview (frame strips at three moments, per-frame series)
-    is written to ``layout.preview``.
+    is written to ``layout.preview`` (a failure there is only logged).
     """
     from temcoco.metrics import ClipMetrics
     from temcoco.preview import moments, reduce_series, strip
@@ -251,7 +254,10 @@ def finish(layout: ClipLayout, ingested: Ingested, storage_options: dict | None 
                 if spec.start + t in shown:
                     strips.append({"frame": spec.start + t, "image": strip(ir[t], vi[t], f[t])})
     result = metrics.result()
-    write_json(layout.preview, {"clip_id": layout.clip_id, "strips": strips, "chunk": fused.chunks[0],
-                                "series": {k: reduce_series(v) for k, v in metrics.per_frame.items()},
-                                "fps": ingested.fps}, storage_options)
+    try:  # the preview is a view for the report (which does without it): losing it fails nothing
+        write_json(layout.preview, {"clip_id": layout.clip_id, "strips": strips, "chunk": fused.chunks[0],
+                                    "series": {k: reduce_series(v) for k, v in metrics.per_frame.items()},
+                                    "fps": ingested.fps}, storage_options)
+    except (OSError, TemcocoError) as e:
+        log.warning("clip %s: no report preview: %s", layout.clip_id, e)
     return {**result, "finish_seconds": time.perf_counter() - began}

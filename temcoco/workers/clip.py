@@ -1,0 +1,118 @@
+"""One clip as an actor runs it: few round trips, and the clip's row written where it was made.
+
+``start`` fingerprints the clip, skips it when ``--incremental`` finds it unchanged, ingests it
+and plans its chunks. A clip with at most one chunk left to fuse is then fused, finished and
+recorded in the same call (one round trip for a typical short clip); a longer one comes back
+as :class:`Started`, its chunks are fanned out over the pool, and ``finish`` completes it.
+Every step is idempotent (see :mod:`temcoco.workers.stages`), so a call may be retried whole.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from dataclasses import dataclass
+
+from temcoco.errors import TemcocoError
+from temcoco.job import JobConfig
+from temcoco.model.base import FusionMethod
+from temcoco.overlap import ChunkSpec
+from temcoco.storage import results
+from temcoco.storage.archive import ClipSource
+from temcoco.storage.fs import read_json, remove_tree, retrying, write_json
+from temcoco.storage.layout import ClipLayout
+from temcoco.workers import stages
+
+log = logging.getLogger(__name__)
+
+STATE_FIELDS = ("fingerprint", "video", "frames", "height", "width", "fps")
+SUMMARY_FIELDS = ("clip_id", "status", "error", "frames", "seconds", "flowD_seam", "flowD_inner")
+
+
+@dataclass(frozen=True)
+class ClipRun:
+    """What the driver passes with every call of one clip: where it goes, and when it began (epoch s)."""
+
+    source: ClipSource
+    layout: ClipLayout
+    date: str
+    began: float
+
+
+@dataclass(frozen=True)
+class Started:
+    """A clip ingested with more than one chunk to fuse: the driver fans ``todo`` out, then finishes it."""
+
+    ingested: stages.Ingested
+    todo: tuple[ChunkSpec, ...]
+
+
+@dataclass(frozen=True)
+class Done:
+    """A clip whose row is written; ``row`` holds the fields the job summary needs (SUMMARY_FIELDS)."""
+
+    row: dict
+    chunks: int = 0  # chunks fused by this call
+    frames_fused: int = 0
+
+
+def start(run: ClipRun, job: JobConfig, method: FusionMethod, limits: stages.Limits) -> Started | Done:
+    """Fingerprint, skip or ingest, plan; a clip with at most one chunk to fuse is completed here."""
+    so = job.storage_options
+    fp = stages.fingerprint(run.source, so)
+    state = read_json(run.layout.state, so) if job.incremental else None
+    if state and state.get("fingerprint") == fp and state.get("pipeline") == stages.PIPELINE_VERSION:
+        return Done(publish(run, job, method, {
+            "status": "skipped", "note": f"unchanged since job {state['job_id']}", "fingerprint": fp,
+            **{k: state.get(k) for k in ("video", "frames", "height", "width", "fps")}}))
+    ingested = stages.ingest(run.source, run.layout, fp, job.chunk, so, limits, method.temporal_radius)
+    todo = stages.prepare_output(run.layout, ingested, method.temporal_radius, so)
+    if len(todo) > 1:
+        return Started(ingested, tuple(todo))
+    frames = sum(stages.fuse_chunk(run.layout, spec, fp, method, so) for spec in todo)
+    return Done(finish(run, ingested, job, method).row, len(todo), frames)
+
+
+def finish(run: ClipRun, ingested: stages.Ingested, job: JobConfig, method: FusionMethod) -> Done:
+    """Encode and measure the fused clip, record its ``--incremental`` state, drop its staged inputs
+    and write its row."""
+    metrics = stages.finish(run.layout, ingested, job.storage_options)
+    row = {"status": "ok", "note": ingested.note or None, "fingerprint": ingested.fingerprint,
+           "video": run.layout.fused_video, "frames": ingested.frames, "height": ingested.height,
+           "width": ingested.width, "fps": ingested.fps,
+           **{k: metrics.get(k) for k in results.SCHEMA.names if k in metrics}}
+    _record_state(run.layout, row, job, method)
+    return Done(publish(run, job, method, row))
+
+
+def _record_state(layout: ClipLayout, row: dict, job: JobConfig, method: FusionMethod) -> None:
+    """The clip's ``--incremental`` state (retried; a failure fails the clip), then its staged inputs are
+    dropped, marker first so no rerun trusts half-deleted inputs (a failure there is left to ``temcoco gc``)."""
+    state = {"job_id": job.job_id, "pipeline": stages.PIPELINE_VERSION, **{k: row.get(k) for k in STATE_FIELDS},
+             "model_version": method.version, "method": method.name}
+    try:
+        retrying("its state", lambda: write_json(layout.state, state, job.storage_options), on=(OSError, TemcocoError))
+    except TemcocoError as e:
+        raise TemcocoError(f"fused, but could not record its state: {e}") from e
+    try:
+        remove_tree(layout.ingest_marker, job.storage_options)
+        remove_tree(layout.staged_inputs, job.storage_options)
+    except (OSError, TemcocoError) as e:
+        log.warning("clip %s: staged inputs not removed (temcoco gc will): %s", layout.clip_id, e)
+
+
+def publish(run: ClipRun, job: JobConfig, method: FusionMethod, fields: dict) -> dict:
+    """Write the clip's row (retried); returns its summary fields. A row that cannot be written
+    makes the clip count as failed, with that reason. ``method`` may also be the driver's
+    ``MethodInfo`` (the driver publishes the rows of clips that failed)."""
+    source = run.source
+    row = {"clip_id": source.clip_id, "method": method.name, "model_version": method.version,
+           "ir": source.ir, "vi": source.vi, **fields,
+           "seconds": time.time() - run.began, "finished_at": dt.datetime.now(dt.timezone.utc)}
+    try:
+        retrying("its metrics row", lambda: results.write_row(job.out, run.date, job.job_id, source.row_key, row,
+                                                               job.storage_options), on=(OSError, TemcocoError))
+    except TemcocoError as e:
+        row.update(status="failed", error=f"could not write its metrics row: {e}")
+    return {k: row.get(k) for k in SUMMARY_FIELDS}
