@@ -18,6 +18,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -160,43 +161,93 @@ def tiny_archive(root: Path, clips: int) -> Path:
     return root
 
 
-def submit_run(archive: Path, out: Path) -> tuple[float, float]:
-    """(wall seconds, driver peak RSS in MiB) of `temcoco submit --method average --workers 2` on ``archive``."""
+@dataclass(frozen=True)
+class Run:
+    """One `temcoco submit` measured from outside: wall seconds, driver CPU seconds, driver peak RSS (MiB)."""
+
+    wall: float
+    cpu: float
+    rss: float
+
+
+def submit_run(archive: Path, out: Path) -> Run:
+    """`temcoco submit --method average --workers 2` on ``archive``, its driver sampled every 0.2 s."""
     import subprocess
 
     cmd = [sys.executable, "-m", "temcoco.cli", "submit", str(archive), "--out", str(out), "--method", "average",
            "--workers", "2", "--quiet"]
     began = time.perf_counter()
     driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak = 0
+    peak, cpu, tick = 0, 0.0, os.sysconf("SC_CLK_TCK")
     while driver.poll() is None:
         try:
             status = Path(f"/proc/{driver.pid}/status").read_text()
             peak = max(peak, int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]))
-        except (OSError, StopIteration):
+            fields = Path(f"/proc/{driver.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            cpu = (int(fields[11]) + int(fields[12])) / tick  # utime + stime of the driver, all its threads
+        except (OSError, StopIteration, IndexError):
             pass
         time.sleep(0.2)
     if driver.returncode not in (0, 3):
         raise RuntimeError(f"submit exited {driver.returncode}")
-    return time.perf_counter() - began, peak / 1024
+    return Run(time.perf_counter() - began, cpu, peak / 1024)
+
+
+def worker_seconds_per_clip(work: Path, clips: int = 30) -> float:
+    """What one tiny clip costs a worker: its actor-side stages run in this process, one after another."""
+    from temcoco.job import JobConfig
+    from temcoco.model.registry import load_method
+    from temcoco.storage.archive import discover
+    from temcoco.storage.layout import ClipLayout
+    from temcoco.workers.clip import ClipRun, start
+    from temcoco.workers.stages import Limits
+
+    archive = tiny_archive(work / "in-process", clips + 5)
+    job = JobConfig(str(archive), str(work / "in-process-out"), job_id="bench", method="average")
+    method, sources = load_method("average"), discover(str(archive))
+
+    def one(source) -> None:
+        start(ClipRun(source, ClipLayout(job.out, source.clip_id, job.job_id, method.version), "2026-01-01",
+                      time.time()), job, method, Limits())
+
+    for source in sources[:5]:  # warm-up: imports, codecs, first allocations
+        one(source)
+    return timed(lambda: [one(source) for source in sources[5:]]) / clips
 
 
 def orchestration(work: Path, small: int, large: int, report: Callable[[str, str], None]) -> None:
-    """Per-clip orchestration cost, (T_large - T_small) / (large - small), and the driver's peak RSS."""
+    """Per-clip cost, (T_large - T_small) / (large - small), split into the workers' own work and the rest;
+    the driver's CPU per clip and its peak RSS."""
     runs = {n: submit_run(tiny_archive(work / f"tiny{n}", n), work / f"tiny-out{n}") for n in (small, large)}
-    per_clip = (runs[large][0] - runs[small][0]) / (large - small)
+    per_clip = (runs[large].wall - runs[small].wall) / (large - small)
+    worker = worker_seconds_per_clip(work)
     report(f"submit, {small} vs {large} tiny clips (8 frames 64x64, average, 2 workers)",
-           f"{runs[small][0]:.1f} s vs {runs[large][0]:.1f} s: {1000 * per_clip:.0f} ms a clip")
+           f"{runs[small].wall:.1f} s vs {runs[large].wall:.1f} s: {1000 * per_clip:.0f} ms a clip")
+    report("one tiny clip's work on a worker (fingerprint, ingest, fuse, encode, metrics, state, row)",
+           f"{1000 * worker:.0f} ms ({1000 * worker / 2:.0f} ms a clip with 2 workers in parallel)")
+    report(f"orchestration a clip, {small} vs {large} tiny clips: the per-clip cost less the workers' work / 2",
+           f"{1000 * (per_clip - worker / 2):.0f} ms")
+    report(f"driver CPU a clip, {small} vs {large} tiny clips",
+           f"{1000 * (runs[large].cpu - runs[small].cpu) / (large - small):.1f} ms")
     report(f"driver peak RSS, {small} vs {large} tiny clips",
-           f"{runs[small][1]:.0f} MiB vs {runs[large][1]:.0f} MiB ({runs[large][1] / runs[small][1]:.2f} x)")
+           f"{runs[small].rss:.0f} MiB vs {runs[large].rss:.0f} MiB ({runs[large].rss / runs[small].rss:.2f} x)")
+
+
+def memory(work: Path, small: int, large: int, report: Callable[[str, str], None]) -> None:
+    """The driver's peak RSS for ``small`` and ``large`` tiny clips (issue 13: at most 1.2 x)."""
+    runs = {n: submit_run(tiny_archive(work / f"mem{n}", n), work / f"mem-out{n}") for n in (small, large)}
+    report(f"driver peak RSS, {small:,} vs {large:,} tiny clips",
+           f"{runs[small].rss:.0f} MiB vs {runs[large].rss:.0f} MiB ({runs[large].rss / runs[small].rss:.2f} x; "
+           f"{runs[large].wall:.0f} s for {large:,})")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--full", action="store_true", help="the issue's sizes: 200 jobs x 10,000 rows")
+    ap.add_argument("--full", action="store_true",
+                    help="the issue's sizes: 200 jobs x 10,000 rows; 20 vs 2,000 clips; 200 vs 20,000 clips")
+    ap.add_argument("--only", choices=("table", "orchestration", "memory"), help="run one part")
     ap.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     args = ap.parse_args()
-    jobs, rows, single, single_s3 = (200, 10_000, 10_000, 1_000) if args.full else (20, 10_000, 2_000, 200)
     work = Path(tempfile.mkdtemp(prefix="temcoco-scale-"))
     measured: list[tuple[str, str]] = []
 
@@ -204,6 +255,19 @@ def main() -> None:
         print(f"{name:<78} {value}", flush=True)
         measured.append((name, value))
 
+    if args.only in (None, "table"):
+        table(work, args.full, report)
+    if args.only in (None, "orchestration"):
+        orchestration(work, 20, 2_000 if args.full else 200, report)
+    if args.only == "memory" or (args.only is None and args.full):
+        memory(work, 200, 20_000, report)
+    update_benchmarks(Path(args.output), measured)
+    print(f"updated {args.output}")
+
+
+def table(work: Path, full: bool, report: Callable[[str, str], None]) -> None:
+    """The compacted metrics table: query times local and on moto S3, compaction of one job."""
+    jobs, rows, single, single_s3 = (200, 10_000, 10_000, 1_000) if full else (20, 10_000, 2_000, 200)
     size = f"{jobs} jobs x {rows:,} rows"
     local = str(work / "local")
     parts = build_table(local, jobs, rows)
@@ -228,10 +292,6 @@ def main() -> None:
                f"{compact:.2f} s (writing them: {write:.1f} s)")
     finally:
         server.stop()
-    orchestration(work, 20, 2_000 if args.full else 200, report)
-    update_benchmarks(Path(args.output), measured)
-    print(f"updated {args.output}")
-
 
 if __name__ == "__main__":
     main()
