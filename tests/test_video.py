@@ -61,6 +61,15 @@ def test_odd_sizes_are_padded_by_repeating_the_last_row_and_column(tmp_path):
     assert np.abs(video[:, 47].astype(int) - video[:, 46]).mean() < 2  # the repeated row
 
 
+@pytest.mark.parametrize("height, width", [(30, 44), (46, 50)])
+def test_sizes_whose_chroma_planes_are_odd_in_height_or_width(tmp_path, height, width):
+    """A half height or width that is odd (30 -> 15) once broke the split of the YUV 4:2:0 planes."""
+    frames = clip(3, height=height, width=width)
+    video = read_video(write(str(tmp_path / "c.mp4"), frames))
+    assert video.shape == (3, height, width, 3)
+    assert np.abs(video.astype(int) - frames).mean() < 2
+
+
 def test_luminance_is_bt601_of_the_rgb_frame(tmp_path):
     url = write(str(tmp_path / "c.mp4"), clip(3))
     for rgb, gray in zip(iter_frames(url, 3), iter_frames(url, 1)):

@@ -484,10 +484,11 @@ def _yuv420p_frame(rgb: np.ndarray) -> av.VideoFrame:
     the fused frames in zarr are exact for every size.
     """
     height, width = rgb.shape[:2]
-    i420 = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420)
-    y = i420[:height]
-    u = i420[height: height + height // 4].reshape(height // 2, width // 2)
-    v = i420[height + height // 4:].reshape(height // 2, width // 2)
+    i420 = cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2YUV_I420).reshape(-1)
+    luma, chroma = height * width, height * width // 4  # U and V need not fill whole rows of width W
+    y = i420[:luma].reshape(height, width)
+    u = i420[luma: luma + chroma].reshape(height // 2, width // 2)
+    v = i420[luma + chroma:].reshape(height // 2, width // 2)
     frame = av.VideoFrame(width, height, "yuv420p")
     for plane, data in zip(frame.planes, (y, u, v)):
         lines = np.frombuffer(plane, np.uint8).reshape(-1, plane.line_size)[: data.shape[0]]
