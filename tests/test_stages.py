@@ -62,3 +62,27 @@ def test_fingerprint_follows_content(clip, tmp_path):
         assert stages.fingerprint(clip) != before
     finally:
         path.write_bytes(data)
+
+
+@pytest.mark.parametrize("chunk", [9, 16, 8])
+def test_a_clip_of_one_chunk_is_fused_in_memory_with_the_same_result(clip, tmp_path, chunk):
+    """9 frames: chunk 9 and 16 keep the clip in memory (nothing staged), chunk 8 stages it; the
+    fused frames, video and metrics are those of the staged path."""
+    from temcoco.job import JobConfig
+    from temcoco.workers.clip import ClipRun, Done, Started, start
+
+    fusion = load_method("average")
+    job = JobConfig("archive", str(tmp_path / "out"), job_id="job", method="average", chunk=chunk)
+    layout = ClipLayout(job.out, clip.clip_id, job.job_id, fusion.version)
+    outcome = start(ClipRun(clip, layout, "2026-11-29", 0.0), job, fusion, stages.Limits())
+    staging = tmp_path / "out" / "staging"
+    if chunk >= 9:
+        assert isinstance(outcome, Done) and outcome.row["status"] == "ok" and outcome.chunks == 1
+        assert not staging.exists() or not any(staging.rglob("*.json"))  # nothing was staged
+    else:
+        assert isinstance(outcome, Started) and len(outcome.todo) == 2
+        assert (Path(layout.staged_inputs) / "zarr.json").exists()
+        for spec in outcome.todo:
+            stages.fuse_chunk(layout, spec, outcome.ingested.fingerprint, fusion)
+        outcome = stages.finish(layout, outcome.ingested)
+    assert np.array_equal(open_frames(layout.fused_frames)[:], fuse_through_zarr(clip, str(tmp_path / "z"), 4, fusion))

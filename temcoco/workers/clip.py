@@ -1,9 +1,10 @@
 """One clip as an actor runs it: few round trips, and the clip's row written where it was made.
 
 ``start`` fingerprints the clip, skips it when ``--incremental`` finds it unchanged, ingests it
-and plans its chunks. A clip with at most one chunk left to fuse is then fused, finished and
-recorded in the same call (one round trip for a typical short clip); a longer one comes back
-as :class:`Started`, its chunks are fanned out over the pool, and ``finish`` completes it.
+and plans its chunks. A clip of at most one chunk is decoded into memory, not staged; it, and
+any clip with at most one chunk left to fuse, is fused, finished and recorded in the same
+call (one round trip and no staging for a typical short clip); a longer one comes back as
+:class:`Started`, its chunks are fanned out over the pool, and ``finish`` completes it.
 Every step is idempotent (see :mod:`temcoco.workers.stages`), so a call may be retried whole.
 """
 
@@ -66,27 +67,29 @@ def start(run: ClipRun, job: JobConfig, method: FusionMethod, limits: stages.Lim
         return Done(publish(run, job, method, {
             "status": "skipped", "note": f"unchanged since job {state['job_id']}", "fingerprint": fp,
             **{k: state.get(k) for k in ("video", "frames", "height", "width", "fps")}}))
-    ingested = stages.ingest(run.source, run.layout, fp, job.chunk, so, limits, method.temporal_radius)
+    staged = stages.ingest(run.source, run.layout, fp, job.chunk, so, limits, method.temporal_radius, keep_short=True)
+    ingested, inputs = (staged.ingested, staged.inputs) if isinstance(staged, stages.InMemory) else (staged, None)
     todo = stages.prepare_output(run.layout, ingested, method.temporal_radius, so)
-    if len(todo) > 1:
+    if inputs is None and len(todo) > 1:
         return Started(ingested, tuple(todo))
-    frames = sum(stages.fuse_chunk(run.layout, spec, fp, method, so) for spec in todo)
-    return Done(finish(run, ingested, job, method).row, len(todo), frames)
+    frames = sum(stages.fuse_chunk(run.layout, spec, fp, method, so, inputs) for spec in todo)
+    return Done(finish(run, ingested, job, method, inputs).row, len(todo), frames)
 
 
-def finish(run: ClipRun, ingested: stages.Ingested, job: JobConfig, method: FusionMethod) -> Done:
+def finish(run: ClipRun, ingested: stages.Ingested, job: JobConfig, method: FusionMethod,
+           inputs: stages.Inputs | None = None) -> Done:
     """Encode and measure the fused clip, record its ``--incremental`` state, drop its staged inputs
-    and write its row."""
-    metrics = stages.finish(run.layout, ingested, job.storage_options)
+    (``inputs``: the frames of a clip that was not staged) and write its row."""
+    metrics = stages.finish(run.layout, ingested, job.storage_options, inputs)
     row = {"status": "ok", "note": ingested.note or None, "fingerprint": ingested.fingerprint,
            "video": run.layout.fused_video, "frames": ingested.frames, "height": ingested.height,
            "width": ingested.width, "fps": ingested.fps,
            **{k: metrics.get(k) for k in results.SCHEMA.names if k in metrics}}
-    _record_state(run.layout, row, job, method)
+    _record_state(run.layout, row, job, method, staged=inputs is None)
     return Done(publish(run, job, method, row))
 
 
-def _record_state(layout: ClipLayout, row: dict, job: JobConfig, method: FusionMethod) -> None:
+def _record_state(layout: ClipLayout, row: dict, job: JobConfig, method: FusionMethod, staged: bool) -> None:
     """The clip's ``--incremental`` state (retried; a failure fails the clip), then its staged inputs are
     dropped, marker first so no rerun trusts half-deleted inputs (a failure there is left to ``temcoco gc``)."""
     state = {"job_id": job.job_id, "pipeline": stages.PIPELINE_VERSION, **{k: row.get(k) for k in STATE_FIELDS},
@@ -95,6 +98,8 @@ def _record_state(layout: ClipLayout, row: dict, job: JobConfig, method: FusionM
         retrying("its state", lambda: write_json(layout.state, state, job.storage_options), on=(OSError, TemcocoError))
     except TemcocoError as e:
         raise TemcocoError(f"fused, but could not record its state: {e}") from e
+    if not staged:
+        return
     try:
         remove_tree(layout.ingest_marker, job.storage_options)
         remove_tree(layout.staged_inputs, job.storage_options)

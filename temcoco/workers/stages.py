@@ -11,6 +11,7 @@ import hashlib
 import logging
 import posixpath
 import time
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -61,6 +62,8 @@ class Ingested:
     seconds: float
 
 
+Inputs = Mapping[str, "np.ndarray | zarr.Array"]  # "ir" (T, H, W, 1) and "vi" (T, H, W, 3), uint8
+
 PIPELINE_VERSION = "2"  # bump when ingest, pairing, fusion or encoding semantics change: --incremental redoes every clip
 
 
@@ -102,12 +105,28 @@ def _hash_file(fs, name: str, url: str, size: int, digest) -> None:
         raise ClipError(f"{url} changed while reading it ({size} bytes listed, {read} read)")
 
 
+@dataclass(frozen=True)
+class InMemory:
+    """A clip of at most one chunk, decoded whole and not staged: ir (T, H, W, 1), vi (T, H, W, 3) uint8."""
+
+    ingested: Ingested
+    ir: np.ndarray
+    vi: np.ndarray
+
+    @property
+    def inputs(self) -> dict[str, np.ndarray]:
+        return {"ir": self.ir, "vi": self.vi}
+
+
 def ingest(source: ClipSource, layout: ClipLayout, fingerprint: str, chunk: int,
-           storage_options: dict | None = None, limits: Limits = Limits(), halo: int = 0) -> Ingested:
+           storage_options: dict | None = None, limits: Limits = Limits(), halo: int = 0,
+           keep_short: bool = False) -> Ingested | InMemory:
     """Decode and align the pair, append it to the clip's input zarr ``chunk`` frames at a time.
 
-    Frames above ``limits.max_pixels``, or a window of ``chunk + 2 * halo`` frames that would not
-    fit ``limits.memory``, are a ClipError before anything is decoded.
+    With ``keep_short``, a clip that ends within its first ``chunk`` frames is returned in memory
+    instead (nothing is staged: the clip is fused where it was decoded). Frames above
+    ``limits.max_pixels``, or a window of ``chunk + 2 * halo`` frames that would not fit
+    ``limits.memory``, are a ClipError before anything is decoded.
     """
     from temcoco.storage.pairing import PairStats, iter_pairs, probe_pair
 
@@ -117,28 +136,31 @@ def ingest(source: ClipSource, layout: ClipLayout, fingerprint: str, chunk: int,
     began = time.perf_counter()
     info = probe_pair(source.ir, source.vi, storage_options, limits.max_pixels)
     limits.check_chunk(chunk + 2 * halo, info.height, info.width)
-    group = create_inputs(layout.staged_inputs, info.height, info.width, chunk, storage_options)
     stats = PairStats(0, 0, 0, "")
-    block_ir, block_vi = [], []
+    group, block_ir, block_vi = None, [], []
 
-    def flush() -> None:
-        if block_ir:
-            group["ir"].append(np.stack(block_ir), axis=0)
-            group["vi"].append(np.stack(block_vi), axis=0)
-            block_ir.clear()
-            block_vi.clear()
+    def flush() -> None:  # the staged inputs are made with the first full chunk
+        nonlocal group
+        group = group or create_inputs(layout.staged_inputs, info.height, info.width, chunk, storage_options)
+        group["ir"].append(np.stack(block_ir), axis=0)
+        group["vi"].append(np.stack(block_vi), axis=0)
+        block_ir.clear()
+        block_vi.clear()
 
     for ir, vi in iter_pairs(source.ir, source.vi, storage_options, stats=stats, max_pixels=limits.max_pixels):
+        if len(block_ir) == chunk:  # a full chunk and one frame more: this clip is staged
+            flush()
         block_ir.append(ir)
         block_vi.append(vi)
-        if len(block_ir) == chunk:
-            flush()
-    flush()
-    frames = group["vi"].shape[0]
+    frames = (group["vi"].shape[0] if group is not None else 0) + len(block_vi)
     if frames == 0:
         raise ClipError("no frame pairs: one of the streams has no frames")
     result = Ingested(fingerprint, frames, info.height, info.width, info.fps, chunk, stats.note,
                       time.perf_counter() - began)
+    if group is None and keep_short:
+        return InMemory(result, np.stack(block_ir), np.stack(block_vi))
+    if block_ir:
+        flush()
     write_json(layout.ingest_marker, asdict(result), storage_options)
     return result
 
@@ -196,8 +218,10 @@ def committed_chunks(layout: ClipLayout, fingerprint: str, chunk: int, storage_o
 
 
 def fuse_chunk(layout: ClipLayout, spec: ChunkSpec, fingerprint: str, method: FusionMethod,
-               storage_options: dict | None = None) -> int:
-    """Fuse core frames [spec.start, spec.stop) with the spec's halo; returns frames written (0: already done)."""
+               storage_options: dict | None = None, inputs: Inputs | None = None) -> int:
+    """Fuse core frames [spec.start, spec.stop) with the spec's halo; returns frames written (0: already done).
+
+    ``inputs`` are the clip's frames when it is :class:`InMemory`; by default its staged inputs."""
     array = open_frames(layout.fused_frames, storage_options, mode="r+")
     chunk = array.chunks[0]
     marker = join(layout.chunk_commits, commit_name(spec.start, fingerprint, chunk))
@@ -206,7 +230,7 @@ def fuse_chunk(layout: ClipLayout, spec: ChunkSpec, fingerprint: str, method: Fu
         return 0
     if array.attrs.get("fingerprint") != fingerprint:
         raise ClipError(f"the fused array of {layout.clip_id} was replaced by a job with other inputs")
-    inputs = open_inputs(layout.staged_inputs, storage_options)
+    inputs = open_inputs(layout.staged_inputs, storage_options) if inputs is None else inputs
     ir, vi = (gather(lambda lo, hi, a=inputs[name]: read_window(a, lo, hi), spec) for name in ("ir", "vi"))
     array[spec.start : spec.stop] = fuse_window(method, spec, ir, vi)
     write_json(marker, {"start": spec.start, "stop": spec.stop, "fingerprint": fingerprint,
@@ -228,8 +252,10 @@ def check_complete(layout: ClipLayout, ingested: Ingested, storage_options: dict
     return array
 
 
-def finish(layout: ClipLayout, ingested: Ingested, storage_options: dict | None = None) -> dict:
-    """Encode the fused video, compute the clip's metrics and its report preview, in one pass.
+def finish(layout: ClipLayout, ingested: Ingested, storage_options: dict | None = None,
+           inputs: Inputs | None = None) -> dict:
+    """Encode the fused video, compute the clip's metrics and its report preview, in one pass
+    (``inputs`` as for :func:`fuse_chunk`).
 
     Returns the clip metrics; the preview (frame strips at three moments, per-frame series)
     is written to ``layout.preview`` (a failure there is only logged).
@@ -240,7 +266,7 @@ def finish(layout: ClipLayout, ingested: Ingested, storage_options: dict | None 
 
     began = time.perf_counter()
     fused = check_complete(layout, ingested, storage_options)
-    inputs = open_inputs(layout.staged_inputs, storage_options)
+    inputs = open_inputs(layout.staged_inputs, storage_options) if inputs is None else inputs
     metrics = ClipMetrics()
     shown, strips = set(moments(ingested.frames)), []
     with VideoWriter(layout.fused_video, ingested.fps, storage_options) as writer:
