@@ -51,12 +51,19 @@ NOTES = """
   into the table, which is then queried again.
 - Compaction reads each single-row file once (about 1 ms to parse locally; concurrent fetches on
   object stores, which moto serves one at a time, hence its 27 ms a row).
-- Orchestration (issue 13, not met): per clip (T_large - T_small) / (large - small), tiny clips
-  from one manifest pair, `submit --method average --workers 2`, driver peak RSS from VmHWM.
-  Before this session the issue measured 160 ms a clip (5 vs 200 clips); after moving to one
-  Prefect task run per clip it measures 173 ms here (20 vs 200, reduced size; the floor is 20 ms
-  with 2,000 clips). The rest is Ray round trips (4 per clip), about 6 small writes per clip and
-  the driver's per-clip rows; `--full` (20 vs 2,000) was not run.
+- Orchestration (issue 13, floor not met): per clip (T_large - T_small) / (large - small), tiny clips
+  (8 frames 64x64) from one manifest pair, `submit --method average --workers 2`; driver CPU
+  (utime + stime, all threads) and peak RSS (VmHWM) sampled from /proc every 0.2 s. "One tiny
+  clip's work" runs the worker's own stages (`temcoco.workers.clip.start`) in one process, one
+  clip after another; "orchestration" is what the per-clip cost adds to half of it (2 workers).
+  History: 160 ms a clip in the issue (5 vs 200 clips); 173 ms with one Prefect task run per clip
+  (20 vs 200). Now clips are tracked in batches of 64, a short clip is one actor call that also
+  writes its state and row, and is never staged: the per-clip cost is the clip's own work
+  (metrics about 60 % of it: 7 DIS flows a frame pair and the spatial suite; decoding about 20 %)
+  on 2 workers sharing 2 cores with the driver, Ray and Prefect. The 20 ms floor is below half a
+  tiny clip's work here, so it cannot be met while every clip is measured.
+- Driver memory: 20,000 ids in one manifest pointing at one tiny pair against 200; the driver holds
+  the clip list (about 330 bytes a clip), the clips in flight and the job's counts.
 """
 
 
