@@ -67,7 +67,8 @@ NOTES = """
   fused, then the end-of-job compaction parsed the job's 20,000 one-row files at once (1.4 GB).
   Compaction now reads them 1,000 at a time, combined: compacting 20,000 loose rows adds 106 MiB
   to a process (in-process, VmHWM; 123 MiB for 2,000 rows before, 64 MiB after), and the report
-  of that 20,000-clip job adds 165 MiB. The whole 20,000-clip run was not repeated after the fix.
+  of that 20,000-clip job adds 165 MiB. After the fix, 200 vs 5,000 clips end to end: 1.11 x;
+  the whole 20,000-clip run was not repeated.
   The driver holds the clip list (about 330 bytes a clip), the clips in flight and the job's counts.
 """
 
