@@ -133,17 +133,15 @@ class SeamRatio:
 
     seam: float = 0.0
     inner: float = 0.0
-    clips: int = 0
 
     def add(self, row: Mapping[str, object]) -> None:
         if row.get("flowD_seam") is not None and row.get("flowD_inner") is not None:
             self.seam += float(row["flowD_seam"])
             self.inner += float(row["flowD_inner"])
-            self.clips += 1
 
     @property
     def value(self) -> float | None:
-        return self.seam / self.inner if self.clips and self.inner > 0 else None
+        return self.seam / self.inner if self.inner > 0 else None
 
 
 def evaluate_streams(ir_url: str, vi_url: str, fused_url: str, ref_ir_url: str | None = None,

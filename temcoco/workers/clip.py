@@ -65,8 +65,8 @@ def start(run: ClipRun, job: JobConfig, method: FusionMethod, limits: stages.Lim
     state = read_json(run.layout.state, so) if job.incremental else None
     if state and state.get("fingerprint") == fp and state.get("pipeline") == stages.PIPELINE_VERSION:
         return Done(publish(run, job, method, {
-            "status": "skipped", "note": f"unchanged since job {state['job_id']}", "fingerprint": fp,
-            **{k: state.get(k) for k in ("video", "frames", "height", "width", "fps")}}))
+            "status": "skipped", "note": f"unchanged since job {state['job_id']}",
+            **{k: state.get(k) for k in STATE_FIELDS}}))
     staged = stages.ingest(run.source, run.layout, fp, job.chunk, so, limits, method.temporal_radius, keep_short=True)
     ingested, inputs = (staged.ingested, staged.inputs) if isinstance(staged, stages.InMemory) else (staged, None)
     todo = stages.prepare_output(run.layout, ingested, method.temporal_radius, so)
