@@ -176,38 +176,75 @@ def tiny_archive(root: Path, clips: int) -> Path:
 
 @dataclass(frozen=True)
 class Run:
-    """One `temcoco submit` measured from outside: wall seconds, driver CPU seconds, driver peak RSS (MiB)."""
+    """One `temcoco submit` measured from outside: wall seconds, driver peak RSS (MiB), and CPU
+    seconds (utime + stime, all threads) of its process tree: the driver, the fusion actors, and
+    the rest (Prefect's server, Ray's daemons and idle workers)."""
 
     wall: float
-    cpu: float
     rss: float
+    driver_cpu: float
+    worker_cpu: float
+    other_cpu: float
+
+
+def _proc_stat(pid: int) -> tuple[int, float]:
+    """(parent pid, CPU seconds so far) of a live process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _descendants(root: int) -> list[int]:
+    """``root`` and every live process below it (Ray's daemons and workers, Prefect's server)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                children.setdefault(_proc_stat(int(entry))[0], []).append(int(entry))
+            except (OSError, IndexError, ValueError):
+                pass
+    found, stack = [], [root]
+    while stack:
+        pid = stack.pop()
+        found.append(pid)
+        stack.extend(children.get(pid, ()))
+    return found
 
 
 def submit_run(archive: Path, out: Path) -> Run:
-    """`temcoco submit --method average --workers 2` on ``archive``, its driver sampled every 0.2 s."""
+    """`temcoco submit --method average --workers 2` on ``archive``, its process tree sampled every 0.5 s
+    (a process's CPU is its last sample: one that exits loses at most its last 0.5 s)."""
     import subprocess
 
     cmd = [sys.executable, "-m", "temcoco.cli", "submit", str(archive), "--out", str(out), "--method", "average",
            "--workers", "2", "--quiet"]
     began = time.perf_counter()
     driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    peak, cpu, tick = 0, 0.0, os.sysconf("SC_CLK_TCK")
+    peak, cpu, workers = 0, {}, set()
     while driver.poll() is None:
-        try:
-            status = Path(f"/proc/{driver.pid}/status").read_text()
-            peak = max(peak, int(next(line for line in status.splitlines() if line.startswith("VmHWM")).split()[1]))
-            fields = Path(f"/proc/{driver.pid}/stat").read_text().rsplit(")", 1)[1].split()
-            cpu = (int(fields[11]) + int(fields[12])) / tick  # utime + stime of the driver, all its threads
-        except (OSError, StopIteration, IndexError):
-            pass
-        time.sleep(0.2)
+        for pid in _descendants(driver.pid):
+            try:
+                cpu[pid] = _proc_stat(pid)[1]
+                if "FusionWorker" in Path(f"/proc/{pid}/cmdline").read_text():
+                    workers.add(pid)
+                if pid == driver.pid:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    peak = max(peak, int(next(ln for ln in status.splitlines() if ln.startswith("VmHWM")).split()[1]))
+            except (OSError, StopIteration, IndexError, ValueError):
+                pass
+        time.sleep(0.5)
     if driver.returncode not in (0, 3):
         raise RuntimeError(f"submit exited {driver.returncode}")
-    return Run(time.perf_counter() - began, cpu, peak / 1024)
+    worker_cpu = sum(cpu[pid] for pid in workers)
+    driver_cpu = cpu.get(driver.pid, 0.0)
+    return Run(time.perf_counter() - began, peak / 1024, driver_cpu, worker_cpu, sum(cpu.values()) - worker_cpu - driver_cpu)
 
 
-def worker_seconds_per_clip(work: Path, clips: int = 30) -> float:
-    """What one tiny clip costs a worker: its actor-side stages run in this process, one after another."""
+def work_cpu_per_clip(work: Path, clips: int = 30) -> float:
+    """CPU seconds of one tiny clip's own work: its actor-side stages run in this process, one clip after
+    another, with one OpenCV and one torch thread as an actor of 1 CPU has."""
+    import cv2
+    import torch
+
     from temcoco.job import JobConfig
     from temcoco.model.registry import load_method
     from temcoco.storage.archive import discover
@@ -217,31 +254,43 @@ def worker_seconds_per_clip(work: Path, clips: int = 30) -> float:
 
     archive = tiny_archive(work / "in-process", clips + 5)
     job = JobConfig(str(archive), str(work / "in-process-out"), job_id="bench", method="average")
-    method, sources = load_method("average"), discover(str(archive))
+    method, sources = load_method("average"), list(discover(str(archive)))
 
     def one(source) -> None:
         start(ClipRun(source, ClipLayout(job.out, source.clip_id, job.job_id, method.version), "2026-01-01",
                       time.time()), job, method, Limits())
 
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
     for source in sources[:5]:  # warm-up: imports, codecs, first allocations
         one(source)
-    return timed(lambda: [one(source) for source in sources[5:]]) / clips
+    began = time.process_time()
+    for source in sources[5:]:
+        one(source)
+    return (time.process_time() - began) / clips
 
 
 def orchestration(work: Path, small: int, large: int, report: Callable[[str, str], None]) -> None:
-    """Per-clip cost, (T_large - T_small) / (large - small), split into the workers' own work and the rest;
-    the driver's CPU per clip and its peak RSS."""
+    """Per-clip cost, (T_large - T_small) / (large - small) (issue 13's measure), and where its CPU goes:
+    the fusion actors (of which the clip's own work, timed in-process), the driver, and the rest."""
     runs = {n: submit_run(tiny_archive(work / f"tiny{n}", n), work / f"tiny-out{n}") for n in (small, large)}
     per_clip = (runs[large].wall - runs[small].wall) / (large - small)
-    worker = worker_seconds_per_clip(work)
+    work_cpu = work_cpu_per_clip(work)
+
+    def cpu(part: str) -> float:
+        """CPU ms a clip of one part of the process tree, the two runs' difference."""
+        return 1000 * (getattr(runs[large], part) - getattr(runs[small], part)) / (large - small)
+
+    actors, driver, other = cpu("worker_cpu"), cpu("driver_cpu"), cpu("other_cpu")
+    overhead = actors - 1000 * work_cpu + driver + other
     report(f"submit, {small} vs {large} tiny clips (8 frames 64x64, average, 2 workers)",
            f"{runs[small].wall:.1f} s vs {runs[large].wall:.1f} s: {1000 * per_clip:.0f} ms a clip")
-    report("one tiny clip's work on a worker (fingerprint, ingest, fuse, encode, metrics, state, row)",
-           f"{1000 * worker:.0f} ms ({1000 * worker / 2:.0f} ms a clip with 2 workers in parallel)")
-    report(f"orchestration a clip, {small} vs {large} tiny clips: the per-clip cost less the workers' work / 2",
-           f"{1000 * (per_clip - worker / 2):.0f} ms")
-    report(f"driver CPU a clip, {small} vs {large} tiny clips",
-           f"{1000 * (runs[large].cpu - runs[small].cpu) / (large - small):.1f} ms")
+    report("one tiny clip's own work in one process (fingerprint, decode, fuse, encode, metrics, state, row)",
+           f"{1000 * work_cpu:.0f} ms CPU")
+    report(f"CPU a clip, {small} vs {large} tiny clips: fusion actors / driver / Prefect server and Ray",
+           f"{actors:.0f} ms / {driver:.1f} ms / {other:.1f} ms")
+    report("orchestration a clip: CPU outside the clip's own work (actors' excess, driver, the rest); "
+           "wall on 2 cores", f"{overhead:.0f} ms CPU; {overhead / 2:.0f} ms wall")
     report(f"driver peak RSS, {small} vs {large} tiny clips",
            f"{runs[small].rss:.0f} MiB vs {runs[large].rss:.0f} MiB ({runs[large].rss / runs[small].rss:.2f} x)")
 
@@ -254,11 +303,37 @@ def memory(work: Path, small: int, large: int, report: Callable[[str, str], None
            f"{runs[large].wall:.0f} s for {large:,})")
 
 
+def discovery_memory(work: Path, small: int, large: int, report: Callable[[str, str], None]) -> None:
+    """Python's peak allocations (tracemalloc) while discovering and streaming a manifest of ``small``
+    and ``large`` entries (discovery does not open the sources, so none are written)."""
+    import tracemalloc
+
+    from temcoco.storage.archive import discover
+
+    peaks = {}
+    for n in (small, large):
+        root = work / f"discovery{n}"
+        root.mkdir()
+        with open(root / "manifest.csv", "w") as f:
+            f.write("clip_id,ir,vi\n")
+            f.writelines(f"cam{i:08d},ir/{i:08d}.mp4,vi/{i:08d}.mp4\n" for i in range(n))
+        tracemalloc.start()
+        began = time.perf_counter()
+        with discover(str(root)) as clips:
+            streamed = sum(1 for _ in clips)
+        seconds = time.perf_counter() - began
+        peaks[n] = tracemalloc.get_traced_memory()[1] / 2**20
+        tracemalloc.stop()
+        assert streamed == n
+    report(f"discovery: peak allocations streaming a manifest of {small:,} vs {large:,} clips (tracemalloc)",
+           f"{peaks[small]:.1f} MiB vs {peaks[large]:.1f} MiB ({seconds:.1f} s for {large:,}, traced)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", action="store_true",
                     help="the issue's sizes: 200 jobs x 10,000 rows; 20 vs 2,000 clips; 200 vs 20,000 clips")
-    ap.add_argument("--only", choices=("table", "orchestration", "memory"), help="run one part")
+    ap.add_argument("--only", choices=("table", "orchestration", "memory", "discovery"), help="run one part")
     ap.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="temcoco-scale-"))
@@ -272,6 +347,8 @@ def main() -> None:
         table(work, args.full, report)
     if args.only in (None, "orchestration"):
         orchestration(work, 20, 2_000 if args.full else 200, report)
+    if args.only in (None, "discovery"):
+        discovery_memory(work, 1_000, 1_000_000 if args.full else 100_000, report)
     if args.only == "memory" or (args.only is None and args.full):
         memory(work, 200, 20_000, report)
     update_benchmarks(Path(args.output), measured)

@@ -59,7 +59,7 @@ def fuse_pair(
     depth = method.temporal_radius if depth is None else depth
     info = probe_pair(ir_url, vi_url, storage_options)
     stats = PairStats(0, 0, 0, "")
-    pairs = _threaded(iter_pairs(ir_url, vi_url, storage_options, stats=stats), depth=chunk)
+    pairs = _threaded(iter_pairs(ir_url, vi_url, storage_options, stats=stats, info=info), depth=chunk)
     frames = 0
     with VideoWriter(out_url, info.fps, storage_options) as writer:
         encode: queue.Queue = queue.Queue(maxsize=1)

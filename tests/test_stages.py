@@ -86,3 +86,15 @@ def test_a_clip_of_one_chunk_is_fused_in_memory_with_the_same_result(clip, tmp_p
             stages.fuse_chunk(layout, spec, outcome.ingested.fingerprint, fusion)
         outcome = stages.finish(layout, outcome.ingested)
     assert np.array_equal(open_frames(layout.fused_frames)[:], fuse_through_zarr(clip, str(tmp_path / "z"), 4, fusion))
+
+
+def test_ingest_probes_each_source_once(clip, tmp_path, monkeypatch):
+    """Each probe opens a source (on object storage: several requests), so ingest probes each side once."""
+    from temcoco.storage import pairing
+
+    probed = []
+    real_probe = pairing.probe
+    monkeypatch.setattr(pairing, "probe", lambda url, *args: probed.append(url) or real_probe(url, *args))
+    layout = ClipLayout(str(tmp_path), "c", "job", "v")
+    stages.ingest(clip, layout, stages.fingerprint(clip), 4)
+    assert sorted(probed) == sorted([clip.ir, clip.vi])

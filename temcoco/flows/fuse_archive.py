@@ -28,7 +28,7 @@ from temcoco.errors import ClipError, TemcocoError
 from temcoco.flows.progress import current as progress
 from temcoco.job import JobConfig, new_job_id
 from temcoco.metrics import SeamRatio
-from temcoco.storage.archive import ClipSource, discover
+from temcoco.storage.archive import Clips, ClipSource, discover
 from temcoco.storage.compaction import compact_after_job
 from temcoco.storage.fs import check_writable, read_json, remove_tree, retrying, write_json
 from temcoco.storage.layout import ClipLayout, job_summary, staging
@@ -195,28 +195,16 @@ def run_job(job: JobConfig) -> JobSummary:
 def _run_clips(job: JobConfig) -> JobSummary:
     began = time.perf_counter()
     so = job.storage_options
-    clips = retrying(f"archive {job.archive}", lambda: discover(job.archive, so, job.allow_sources))
-    if not clips:
-        raise TemcocoError(f"archive {job.archive} has no clips: put pairs in ir/ and vi/ (see DESIGN.md)")
     summary_url = job_summary(job.out, job.job_id)
-    earlier = read_json(summary_url, so) or {}
-    date = earlier.get("date") or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
-    write_json(summary_url, {"job_id": job.job_id, "date": date, "status": "running", "archive": job.archive,
-                             "clips": len(clips)}, so)
-    progress().add(clips_total=len(clips))
-    tally = Tally()
-    with WorkerPool(job) as pool:
-        method = pool.method
-        in_flight: deque = deque()
-        for batch in batches(clips, BATCH_CLIPS):
-            if len(in_flight) == BATCHES_IN_FLIGHT:
-                for row in in_flight.popleft().result():
-                    tally.add(row)
-            in_flight.append(clip_batch.submit(batch, job, method, date, pool))
-        for future in in_flight:
-            for row in future.result():
-                tally.add(row)
-        work = pool.work_by_node()
+    with retrying(f"archive {job.archive}", lambda: discover(job.archive, so, job.allow_sources)) as clips:
+        if not len(clips):
+            raise TemcocoError(f"archive {job.archive} has no clips: put pairs in ir/ and vi/ (see DESIGN.md)")
+        earlier = read_json(summary_url, so) or {}
+        date = earlier.get("date") or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+        write_json(summary_url, {"job_id": job.job_id, "date": date, "status": "running", "archive": job.archive,
+                                 "clips": len(clips)}, so)
+        progress().add(clips_total=len(clips))
+        tally, method, work = _fuse_clips(job, clips, date)
     _end_of_job_cleanup(job)
     summary = JobSummary(
         job_id=job.job_id, date=date, method=method.name, model_version=method.version,
@@ -232,6 +220,23 @@ def _run_clips(job: JobConfig) -> JobSummary:
     except Exception as e:  # noqa: BLE001 - the report is a view of results that are already safe
         get_run_logger().error("job %s: the report could not be written: %s", job.job_id, failure_line(e))
     return summary
+
+
+def _fuse_clips(job: JobConfig, clips: Clips, date: str) -> tuple[Tally, MethodInfo, dict]:
+    """Every clip, a batch at a time, at most ``BATCHES_IN_FLIGHT`` batches in flight; their rows
+    folded into a :class:`Tally` as batches end. Returns it, the workers' method and their work by node."""
+    tally = Tally()
+    with WorkerPool(job) as pool:
+        in_flight: deque = deque()
+        for batch in batches(clips, BATCH_CLIPS):
+            if len(in_flight) == BATCHES_IN_FLIGHT:
+                for row in in_flight.popleft().result():
+                    tally.add(row)
+            in_flight.append(clip_batch.submit(batch, job, pool.method, date, pool))
+        for future in in_flight:
+            for row in future.result():
+                tally.add(row)
+        return tally, pool.method, pool.work_by_node()
 
 
 def _end_of_job_cleanup(job: JobConfig) -> None:

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import csv
-import io
+import itertools
 import os
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from fsspec.core import split_protocol
 
 from temcoco.errors import TemcocoError
-from temcoco.storage.fs import filesystem, join
+from temcoco.storage.fs import filesystem, iter_entries, join
+from temcoco.storage.spill import SortedRecords
 from temcoco.storage.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 MANIFEST = "manifest.csv"
@@ -49,57 +50,85 @@ def unusable_clip_id(clip_id: str) -> str | None:
     return None
 
 
-def discover(archive: str, storage_options: dict | None = None, allow_sources: Iterable[str] = ()) -> list[ClipSource]:
-    """All clips of ``archive``, sorted by clip id; bad ones carry an ``error``.
+def discover(archive: str, storage_options: dict | None = None, allow_sources: Iterable[str] = ()) -> Clips:
+    """The clips of ``archive``, sorted by clip id, streamed; bad ones carry an ``error``.
 
-    An absolute manifest source must lie on the archive's own store (its bucket, or for a local
-    archive its folder) or under one of ``allow_sources`` (``--allow-source`` prefixes).
+    The archive is listed (or its manifest read) once, here, into a local external sort (see
+    :mod:`temcoco.storage.spill`): memory does not grow with the archive. An absolute manifest
+    source must lie on the archive's own store (its bucket, or for a local archive its folder) or
+    under one of ``allow_sources`` (``--allow-source`` prefixes).
     """
     roots = source_roots(archive, allow_sources)
     fs, root = filesystem(archive, storage_options)
     if not fs.exists(root):
         raise TemcocoError(f"archive {archive} does not exist")
     if fs.exists(posixpath.join(root, MANIFEST)):
-        return _from_manifest(archive, fs.cat_file(posixpath.join(root, MANIFEST)).decode("utf-8-sig"), roots)
+        return Clips(_manifest_records(fs, posixpath.join(root, MANIFEST)),
+                     lambda group: _manifest_clips(archive, group, roots))
     if not (fs.isdir(posixpath.join(root, "ir")) and fs.isdir(posixpath.join(root, "vi"))):
         raise TemcocoError(
             f"archive {archive} has neither ir/ and vi/ folders nor a {MANIFEST}: see DESIGN.md 'Archive layout'"
         )
-    ir, vi = _entries(fs, root, "ir"), _entries(fs, root, "vi")
-    clips = []
-    for clip_id in sorted(set(ir) | set(vi)):
-        irs, vis = ir.get(clip_id, []), vi.get(clip_id, [])
-        error = unusable_clip_id(clip_id)
-        if not irs:
-            error = error or f"no infrared partner: ir/{clip_id}.* is missing"
-        elif not vis:
-            error = error or f"no visible partner: vi/{clip_id}.* is missing"
-        elif len(irs) > 1 or len(vis) > 1:
-            error = error or f"ambiguous: several sources named {clip_id!r} ({', '.join(irs + vis)})"
-        else:
-            error = error or _unsupported(irs[0]) or _unsupported(vis[0])
-        to_url = lambda name, side: join(archive, side, name)  # noqa: E731
-        clips.append(
-            ClipSource(
-                clip_id,
-                to_url(irs[0], "ir") if irs else None,
-                to_url(vis[0], "vi") if vis else None,
-                error,
-            )
-        )
-    return clips
+    return Clips(_listing_records(fs, root), lambda group: [_paired_clip(archive, group)])
 
 
-def _entries(fs, root: str, side: str) -> dict[str, list[str]]:
-    """clip id -> entry names in ``root/side`` (a video file's stem, a frame folder's name)."""
-    out: dict[str, list[str]] = {}
-    for info in fs.ls(posixpath.join(root, side), detail=True):
-        name = posixpath.basename(info["name"].rstrip("/"))
-        if name.startswith("."):
-            continue
-        clip_id = name if info["type"] == "directory" else posixpath.splitext(name)[0]
-        out.setdefault(clip_id, []).append(name)
-    return out
+class Clips:
+    """An archive's clips (:class:`ClipSource`), sorted by clip id (then manifest line), streamed from
+    the discovery's sorted records; ``len()`` is their number. Iterable any number of times; a
+    context manager (``close`` drops the records spilled to local disk)."""
+
+    def __init__(self, records: SortedRecords, clips_of: Callable[[list[tuple]], list[ClipSource]]) -> None:
+        self._records, self._clips_of = records, clips_of  # records start with the clip id
+        self._count = sum(1 for _ in self)
+
+    def __iter__(self) -> Iterator[ClipSource]:
+        for _, group in itertools.groupby(self._records, key=lambda record: record[0]):
+            yield from self._clips_of(list(group))
+
+    def __len__(self) -> int:
+        return self._count
+
+    def close(self) -> None:
+        self._records.close()
+
+    def __enter__(self) -> Clips:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def _listing_records(fs, root: str) -> SortedRecords:
+    """(clip id, side, entry name) of every entry of ``root/ir`` and ``root/vi`` (a video file's stem
+    is its clip id, a frame folder's name is); hidden names are left out."""
+    records = SortedRecords(key=lambda record: record)
+    try:
+        for side in ("ir", "vi"):
+            for name, is_folder in iter_entries(fs, posixpath.join(root, side)):
+                if not name.startswith("."):
+                    records.add((name if is_folder else posixpath.splitext(name)[0], side, name))
+    except BaseException:
+        records.close()
+        raise
+    return records
+
+
+def _paired_clip(archive: str, group: list[tuple]) -> ClipSource:
+    """The clip of one clip id's entries (see ``_listing_records``), or why it cannot be fused."""
+    clip_id = group[0][0]
+    irs = [name for _, side, name in group if side == "ir"]
+    vis = [name for _, side, name in group if side == "vi"]
+    error = unusable_clip_id(clip_id)
+    if not irs:
+        error = error or f"no infrared partner: ir/{clip_id}.* is missing"
+    elif not vis:
+        error = error or f"no visible partner: vi/{clip_id}.* is missing"
+    elif len(irs) > 1 or len(vis) > 1:
+        error = error or f"ambiguous: several sources named {clip_id!r} ({', '.join(irs + vis)})"
+    else:
+        error = error or _unsupported(irs[0]) or _unsupported(vis[0])
+    return ClipSource(clip_id, join(archive, "ir", irs[0]) if irs else None,
+                      join(archive, "vi", vis[0]) if vis else None, error)
 
 
 def _unsupported(name: str) -> str | None:
@@ -109,26 +138,43 @@ def _unsupported(name: str) -> str | None:
     return None
 
 
-def _from_manifest(archive: str, text: str, roots: list[Location]) -> list[ClipSource]:
-    reader = csv.DictReader(io.StringIO(text))
-    if not reader.fieldnames or not {"clip_id", "ir", "vi"} <= set(reader.fieldnames):
-        raise TemcocoError(f"{MANIFEST} must have the columns clip_id,ir,vi (found {reader.fieldnames})")
-    rows = [(line, (row["clip_id"] or "").strip() or f"line-{line}", row) for line, row in enumerate(reader, start=2)]
-    lines: dict[str, list[int]] = {}
-    for line, clip_id, _ in rows:
-        lines.setdefault(clip_id, []).append(line)
+def _manifest_records(fs, path: str) -> SortedRecords:
+    """(clip id, line, clip id as written, ir, vi) of every manifest entry, read as a stream (an
+    entry without clip id is named ``line-<n>``)."""
+    records = SortedRecords(key=lambda record: record[:2])
+    try:
+        with fs.open(path, "rt", encoding="utf-8-sig", newline="") as text:
+            reader = csv.DictReader(text)
+            if not reader.fieldnames or not {"clip_id", "ir", "vi"} <= set(reader.fieldnames):
+                raise TemcocoError(f"{MANIFEST} must have the columns clip_id,ir,vi (found {reader.fieldnames})")
+            for line, row in enumerate(reader, start=2):
+                written = (row["clip_id"] or "").strip()
+                records.add((written or f"line-{line}", line, written, (row["ir"] or "").strip(),
+                             (row["vi"] or "").strip()))
+    except (UnicodeDecodeError, csv.Error) as e:
+        records.close()
+        raise TemcocoError(f"{MANIFEST} cannot be read as UTF-8 CSV: {e}") from e
+    except BaseException:
+        records.close()
+        raise
+    return records
+
+
+def _manifest_clips(archive: str, group: list[tuple], roots: list[Location]) -> list[ClipSource]:
+    """The clips of one clip id's manifest entries: each entry of a duplicated id fails, with a row of its own."""
+    lines = [line for _, line, *_ in group]
     clips = []
-    for line, clip_id, row in rows:
-        error = unusable_clip_id((row["clip_id"] or "").strip())
+    for clip_id, line, written, ir, vi in group:
+        error = unusable_clip_id(written)
         urls = []
-        for side in ("ir", "vi"):
-            url, why = _manifest_url(archive, (row[side] or "").strip(), roots)
+        for side, value in (("ir", ir), ("vi", vi)):
+            url, why = _manifest_url(archive, value, roots)
             urls.append(url)
             error = error or (why and f"{MANIFEST} line {line}, {side}: {why}")
-        if len(lines[clip_id]) > 1:  # every entry of a duplicated id fails, each with a row of its own
-            error = f"clip id {clip_id!r} is on {MANIFEST} lines {', '.join(map(str, lines[clip_id]))}: ids must be unique"
-        clips.append(ClipSource(clip_id, urls[0], urls[1], error, line if len(lines[clip_id]) > 1 else None))
-    return sorted(clips, key=lambda c: (c.clip_id, c.line or 0))
+        if len(group) > 1:
+            error = f"clip id {clip_id!r} is on {MANIFEST} lines {', '.join(map(str, lines))}: ids must be unique"
+        clips.append(ClipSource(clip_id, urls[0], urls[1], error, line if len(group) > 1 else None))
+    return clips
 
 
 def _manifest_url(archive: str, value: str, roots: list[Location]) -> tuple[str | None, str | None]:

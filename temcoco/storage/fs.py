@@ -15,6 +15,7 @@ from typing import BinaryIO, TypeVar
 
 import fsspec
 from fsspec.core import split_protocol
+from fsspec.implementations.local import LocalFileSystem
 
 from temcoco.errors import StorageError
 
@@ -202,3 +203,48 @@ def check_writable(url: str, storage_options: dict | None = None) -> None:
         raise
     except OSError as e:
         raise StorageError(f"output location {url} is not writable: {e}") from e
+
+
+LISTING_PAGE = 1_000  # entries fetched per round trip of a streamed object-store listing
+
+
+def iter_entries(fs: fsspec.AbstractFileSystem, path: str) -> Iterator[tuple[str, bool]]:
+    """(name, is a folder) of each entry directly under ``path``, streamed: a local folder is scanned,
+    an S3 prefix is listed page by page (nothing is cached). Other stores give their whole listing
+    (``fs.ls``) first."""
+    if isinstance(fs, LocalFileSystem):
+        with os.scandir(path) as entries:
+            for entry in entries:
+                yield entry.name, entry.is_dir()
+        return
+    if fs.protocol[0] in ("s3", "s3a") and hasattr(fs, "_iterdir"):
+        yield from _s3_entries(fs, path)
+        return
+    for info in fs.ls(path, detail=True):
+        yield posixpath.basename(info["name"].rstrip("/")), info["type"] == "directory"
+
+
+def _s3_entries(fs, path: str) -> Iterator[tuple[str, bool]]:
+    """s3fs's own paginated listing (``_iterdir``), ``LISTING_PAGE`` entries a call on its event loop."""
+    from fsspec.asyn import sync
+
+    bucket, key, _ = fs.split_path(path)
+    prefix = key.rstrip("/") + "/" if key else ""
+    pages = fs._iterdir(bucket, prefix=prefix, delimiter="/")
+
+    async def page() -> list[dict]:
+        out = []
+        async for info in pages:
+            out.append(info)
+            if len(out) == LISTING_PAGE:
+                break
+        return out
+
+    try:
+        while batch := sync(fs.loop, page):
+            for info in batch:
+                name = info["name"].rstrip("/")[len(bucket) + 1 + len(prefix):]
+                if name:  # not the prefix's own placeholder object, when there is one
+                    yield name, info["type"] == "directory"
+    finally:
+        sync(fs.loop, pages.aclose)

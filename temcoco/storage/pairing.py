@@ -73,16 +73,17 @@ def probe_pair(ir_url: str, vi_url: str, storage_options: dict | None = None,
 
 def iter_pairs(
     ir_url: str, vi_url: str, storage_options: dict | None = None, stats: PairStats | None = None,
-    max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_pixels: int = DEFAULT_MAX_PIXELS, info: PairInfo | None = None,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Stream aligned pairs, one per VI frame, holding at most two IR frames and one VI frame.
 
     Yields:
         (ir (H, W, 1) uint8, vi (H, W, 3) uint8) on the VI grid.
 
-    ``stats``, when given, is filled in place (see PairStats).
+    ``stats``, when given, is filled in place (see PairStats). ``info`` is the pair's
+    ``probe_pair``, when the caller has it (each probe opens both sources).
     """
-    info = probe_pair(ir_url, vi_url, storage_options, max_pixels)
+    info = info or probe_pair(ir_url, vi_url, storage_options, max_pixels)
     stats = stats if stats is not None else PairStats(0, 0, 0, "")
     stats.ir_frames = stats.vi_frames = stats.pairs = 0
     stats.note = ""
