@@ -1,12 +1,16 @@
-"""Scale benchmarks of the metrics table (issue 13): prints numbers and updates BENCHMARKS.md.
+"""Scale benchmarks (issue 13): prints numbers and updates BENCHMARKS.md.
 
-    make bench                        # reduced sizes (a few minutes)
-    .venv/bin/python bench/scale.py --full   # 200 jobs x 10,000 rows
+    make bench                                 # reduced sizes (a few minutes)
+    .venv/bin/python bench/scale.py --full     # the issue's sizes (over an hour: 20,000 clips)
+    .venv/bin/python bench/scale.py --only P   # one part: table, orchestration, memory, discovery, decode
 
 Measures: the filtered aggregate of `temcoco metrics` over a compacted table of JOBS x ROWS rows,
-locally and on a moto S3 server started here; the compaction of one job's single-row files.
-The compacted table is built fast: rows are generated in bulk and written as parts by the
-compaction's own writer (what compacting a backlog produces), not as millions of row files.
+locally and on a moto S3 server started here, and the compaction of one job's single-row files
+(table); the per-clip cost of `temcoco submit` on tiny clips and where its CPU goes
+(orchestration) and decoding to RGB (decode); the driver's peak memory for 200 vs 20,000 clips (memory); discovery's peak
+allocations for a large manifest (discovery). The compacted table is built fast: rows are
+generated in bulk and written as parts by the compaction's own writer (what compacting a
+backlog produces), not as millions of row files.
 """
 
 from __future__ import annotations
@@ -329,11 +333,31 @@ def discovery_memory(work: Path, small: int, large: int, report: Callable[[str, 
            f"{peaks[small]:.1f} MiB vs {peaks[large]:.1f} MiB ({seconds:.1f} s for {large:,}, traced)")
 
 
+def decode_rgb(work: Path, report: Callable[[str, str], None]) -> None:
+    """Decoding to RGB arrays, per frame: PyAV's ``to_ndarray(format="rgb24")`` (a converter set up for
+    every frame, as before) against the reader's one converter per stream (the same pixels)."""
+    import av
+
+    from temcoco.demo import synthetic_clip
+    from temcoco.storage.video import iter_frames
+    from tests.archives import write_mp4
+
+    for height, width in ((64, 64), (480, 640)):
+        path = work / f"decode{width}.mp4"
+        write_mp4(path, synthetic_clip(50, height, width)[1])
+        with av.open(str(path)) as container:
+            frames = list(container.decode(video=0))
+        per_frame = timed(lambda: [frame.to_ndarray(format="rgb24") for frame in frames]) / len(frames)
+        reader = timed(lambda: list(iter_frames(str(path), 3))) / len(frames)  # also demuxes and decodes
+        report(f"decoding {width}x{height} to RGB a frame: converter set up per frame (before) vs the reader",
+               f"{1000 * per_frame:.2f} ms (conversion alone) vs {1000 * reader:.2f} ms (open, decode, convert)")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--full", action="store_true",
                     help="the issue's sizes: 200 jobs x 10,000 rows; 20 vs 2,000 clips; 200 vs 20,000 clips")
-    ap.add_argument("--only", choices=("table", "orchestration", "memory", "discovery"), help="run one part")
+    ap.add_argument("--only", choices=("table", "orchestration", "memory", "discovery", "decode"), help="run one part")
     ap.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="temcoco-scale-"))
@@ -347,6 +371,8 @@ def main() -> None:
         table(work, args.full, report)
     if args.only in (None, "orchestration"):
         orchestration(work, 20, 2_000 if args.full else 200, report)
+    if args.only in (None, "decode"):
+        decode_rgb(work, report)
     if args.only in (None, "discovery"):
         discovery_memory(work, 1_000, 1_000_000 if args.full else 100_000, report)
     if args.only == "memory" or (args.only is None and args.full):

@@ -70,6 +70,18 @@ def test_sizes_whose_chroma_planes_are_odd_in_height_or_width(tmp_path, height, 
     assert np.abs(video.astype(int) - frames).mean() < 2
 
 
+@pytest.mark.parametrize("height, width", [(48, 64), (30, 44), (480, 640)])
+def test_frames_are_ffmpegs_own_rgb_conversion(tmp_path, height, width):
+    """One converter a stream (set up once, not per frame) gives PyAV's per-frame RGB pixels exactly."""
+    import av
+
+    url = write(str(tmp_path / "c.mp4"), clip(4, height=height, width=width))
+    with av.open(url) as container:
+        expected = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    frames = [frame.image for frame in iter_frames(url, 3)]
+    assert len(frames) == 4 and all(np.array_equal(a, b) for a, b in zip(frames, expected))
+
+
 def test_luminance_is_bt601_of_the_rgb_frame(tmp_path):
     url = write(str(tmp_path / "c.mp4"), clip(3))
     for rgb, gray in zip(iter_frames(url, 3), iter_frames(url, 1)):
