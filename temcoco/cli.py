@@ -6,6 +6,7 @@ import functools
 import inspect
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -150,6 +151,10 @@ def submit(job: JobConfig, quiet: bool) -> None:
               highlight=False)
     for clip, reason in summary["failures"].items():
         out.print(f"  failed {clip}: {reason}")
+    if summary["failed"] > len(summary["failures"]):
+        query = f"SELECT clip_id, error FROM metrics WHERE job_id = '{summary['job_id']}' AND status = 'failed'"
+        out.print(f"  … and {summary['failed'] - len(summary['failures'])} more failed clips: "
+                  f"temcoco metrics {shlex.quote(job.out)} --sql \"{query}\"", highlight=False)  # job ids are safe
     root = job.out.rstrip("/")
     out.print(f"videos: {root}/fused/{summary['model_version']}/  report: {root}/reports/{summary['job_id']}.html  "
               f"metrics: temcoco metrics {job.out}")

@@ -159,3 +159,24 @@ def test_failed_clip_names_and_errors_print_literally(monkeypatch, tmp_path):
     for name in NAMES:
         p = temcoco("report", str(tmp_path), "--job", name)
         assert p.returncode == 2 and f"no job {name!r}" in p.stderr, p.stderr
+
+
+def test_a_summary_names_at_most_the_first_failures_and_says_how_to_find_the_rest(monkeypatch, tmp_path):
+    """A night where every clip fails must not print (or hold) one line per clip."""
+    from typer.testing import CliRunner
+
+    import temcoco.flows.fuse_archive as flow_module
+    from temcoco import cli
+
+    tally = flow_module.Tally()
+    for i in range(flow_module.FAILURES_KEPT + 50):
+        tally.add({"clip_id": f"c{i:03d}", "status": "failed", "error": "unreadable"})
+    assert tally.failed == flow_module.FAILURES_KEPT + 50 and len(tally.failures) == flow_module.FAILURES_KEPT
+    assert next(iter(tally.failures)) == "c000"
+    monkeypatch.setattr(flow_module, "fuse_archive", lambda job: {
+        "job_id": "j", "ok": 0, "failed": tally.failed, "skipped": 0, "clips": tally.failed, "frames": 0,
+        "seconds": 1.0, "method": "average", "model_version": "average-1", "failures": tally.failures})
+    result = CliRunner().invoke(cli.app, ["submit", str(tmp_path), "--out", str(tmp_path / "o o"), "--quiet"])
+    assert result.exit_code == 3 and result.output.count("  failed c") == flow_module.FAILURES_KEPT, result.output
+    assert (f"  … and 50 more failed clips: temcoco metrics '{tmp_path}/o o' --sql \"SELECT clip_id, error FROM "
+            "metrics WHERE job_id = 'j' AND status = 'failed'\"") in result.output, result.output

@@ -40,6 +40,7 @@ from temcoco.workers.pool import WorkerPool, failure_line
 BATCH_CLIPS = 64  # clips per Prefect task run
 BATCHES_IN_FLIGHT = 2  # the next batch starts while the last clips of the one before finish
 CLIPS_IN_FLIGHT_PER_WORKER = 2  # clips a batch runs at once per worker (one waits while one runs)
+FAILURES_KEPT = 100  # failed clips named in the job summary, in clip order (the table has them all)
 
 
 @dataclass
@@ -158,7 +159,8 @@ def _fuse_chunks(layout: ClipLayout, started: Started, pool: WorkerPool) -> None
 
 @dataclass
 class Tally:
-    """The job's counts, folded batch by batch: the driver never holds every clip's row."""
+    """The job's counts, folded batch by batch: the driver never holds every clip's row (nor every
+    failure: ``failures`` keeps the first ``FAILURES_KEPT``; all are rows of the metrics table)."""
 
     clips: int = 0
     ok: int = 0
@@ -175,7 +177,7 @@ class Tally:
         if status == "ok":
             self.frames += row.get("frames") or 0
             self.seams.add(row)
-        elif status == "failed":
+        elif status == "failed" and len(self.failures) < FAILURES_KEPT:
             self.failures[row["clip_id"]] = row["error"]
 
 
