@@ -56,24 +56,33 @@ NOTES = """
 - Compaction reads each single-row file once (about 1 ms to parse locally; concurrent fetches on
   object stores, which moto serves one at a time, hence its 27 ms a row).
 - Orchestration (issue 13, floor not met): per clip (T_large - T_small) / (large - small), tiny clips
-  (8 frames 64x64) from one manifest pair, `submit --method average --workers 2`; driver CPU
-  (utime + stime, all threads) and peak RSS (VmHWM) sampled from /proc every 0.2 s. "One tiny
-  clip's work" runs the worker's own stages (`temcoco.workers.clip.start`) in one process, one
-  clip after another; "orchestration" is what the per-clip cost adds to half of it (2 workers).
+  (8 frames 64x64) from one manifest pair, `submit --method average --workers 2`; the CPU
+  (utime + stime) of every process of the run (the driver, the fusion actors, and the rest:
+  Prefect's server, Ray's daemons) and the driver's peak RSS (VmHWM), sampled from /proc every
+  0.5 s; "a clip" is the two runs' difference over the clips added. "One tiny clip's own work"
+  runs the actor-side stages (`temcoco.workers.clip.start`) in one process, one clip after
+  another, with one OpenCV and one torch thread (as an actor has), CPU time. "Orchestration" is
+  the CPU a clip costs outside that work (the actors' excess over it, the driver, the rest); on
+  2 busy cores its wall time is half of it.
   History: 160 ms a clip in the issue (5 vs 200 clips); 173 ms with one Prefect task run per clip
-  (20 vs 200). Now clips are tracked in batches of 64, a short clip is one actor call that also
-  writes its state and row, and is never staged: the per-clip cost is the clip's own work
-  (metrics about 60 % of it: 7 DIS flows a frame pair and the spatial suite; decoding about 20 %)
-  on 2 workers sharing 2 cores with the driver, Ray and Prefect. The 20 ms floor is below half a
-  tiny clip's work here, so it cannot be met while every clip is measured.
+  (20 vs 200); 132 ms with batches and one round trip per short clip. Then RGB conversion set up
+  per frame (1-5 ms a frame at any size) was fixed and ingest probes each source once. What is
+  left is the clip's own work (most of it metrics: 7 DIS optical flows a frame pair and the
+  spatial suite) on 2 workers sharing 2 cores: the 20 ms floor is below half of it, so it
+  cannot be met while every clip is measured; orchestration itself is below it.
 - Driver memory: 20,000 ids in one manifest pointing at one tiny pair against 200 (`--only memory`,
-  58 min here). Measured 2.19 x: the driver's RSS stayed at 803 MiB from 2,330 to 16,933 clips
-  fused, then the end-of-job compaction parsed the job's 20,000 one-row files at once (1.4 GB).
-  Compaction now reads them 1,000 at a time, combined: compacting 20,000 loose rows adds 106 MiB
-  to a process (in-process, VmHWM; 123 MiB for 2,000 rows before, 64 MiB after), and the report
-  of that 20,000-clip job adds 165 MiB. After the fix, 200 vs 5,000 clips end to end: 1.11 x;
-  the whole 20,000-clip run was not repeated.
-  The driver holds the clip list (about 330 bytes a clip), the clips in flight and the job's counts.
+  50 min here). Before: 2.19 x (the end-of-job compaction parsed the job's 20,000 one-row files
+  at once, 1.4 GB; the driver's RSS was flat at 803 MiB while fusing). Compaction now reads them
+  1,000 at a time (compacting 20,000 loose rows adds 106 MiB to a process; the report of that
+  job adds 165 MiB), and discovery streams (below). The driver holds one sorted run of
+  discovery, the clips in flight, the job's counts and at most 100 failures.
+- Discovery: a manifest of N entries (`--only discovery`) discovered and streamed in one process,
+  Python's peak allocations (tracemalloc, which slows it about 5x). Before, the manifest text,
+  its rows and every clip were held at once: 1.2 MiB vs 112 MiB for 1,000 vs 100,000 entries
+  (2.4 s untraced for 100,000). Now one sorted run of 20,000 records is held; the rest is spilled
+  to local disk and merged (5.0 s untraced for 100,000, measured while a benchmark ran).
+- Decode: PyAV's `to_ndarray(format="rgb24")` sets up a new threaded converter for every frame;
+  the reader keeps one per stream (same pixels, tested).
 """
 
 
@@ -243,9 +252,18 @@ def submit_run(archive: Path, out: Path) -> Run:
     return Run(time.perf_counter() - began, peak / 1024, driver_cpu, worker_cpu, sum(cpu.values()) - worker_cpu - driver_cpu)
 
 
-def work_cpu_per_clip(work: Path, clips: int = 30) -> float:
-    """CPU seconds of one tiny clip's own work: its actor-side stages run in this process, one clip after
-    another, with one OpenCV and one torch thread as an actor of 1 CPU has."""
+def work_cpu_per_clip(work: Path, processes: int = 2) -> float:
+    """CPU seconds of one tiny clip's own work, as the actors run it: ``processes`` processes at once
+    (2 workers share the cores), each running the stages of its clips one after another."""
+    import multiprocessing
+
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
+        return statistics.mean(pool.map(_own_work, [work / f"own-work{i}" for i in range(processes)]))
+
+
+def _own_work(work: Path, clips: int = 30) -> float:
+    """CPU seconds a clip of the actor-side stages run in this process, one clip after another, with
+    one OpenCV and one torch thread as an actor of 1 CPU has."""
     import cv2
     import torch
 
@@ -256,8 +274,9 @@ def work_cpu_per_clip(work: Path, clips: int = 30) -> float:
     from temcoco.workers.clip import ClipRun, start
     from temcoco.workers.stages import Limits
 
-    archive = tiny_archive(work / "in-process", clips + 5)
-    job = JobConfig(str(archive), str(work / "in-process-out"), job_id="bench", method="average")
+    work.mkdir(parents=True)
+    archive = tiny_archive(work, clips + 5)
+    job = JobConfig(str(archive), str(work / "out"), job_id="bench", method="average")
     method, sources = load_method("average"), list(discover(str(archive)))
 
     def one(source) -> None:
@@ -289,7 +308,7 @@ def orchestration(work: Path, small: int, large: int, report: Callable[[str, str
     overhead = actors - 1000 * work_cpu + driver + other
     report(f"submit, {small} vs {large} tiny clips (8 frames 64x64, average, 2 workers)",
            f"{runs[small].wall:.1f} s vs {runs[large].wall:.1f} s: {1000 * per_clip:.0f} ms a clip")
-    report("one tiny clip's own work in one process (fingerprint, decode, fuse, encode, metrics, state, row)",
+    report("one tiny clip's own work, 2 processes at once (fingerprint, decode, fuse, encode, metrics, state, row)",
            f"{1000 * work_cpu:.0f} ms CPU")
     report(f"CPU a clip, {small} vs {large} tiny clips: fusion actors / driver / Prefect server and Ray",
            f"{actors:.0f} ms / {driver:.1f} ms / {other:.1f} ms")
