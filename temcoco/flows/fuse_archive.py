@@ -199,7 +199,7 @@ def _run_clips(job: JobConfig) -> JobSummary:
     so = job.storage_options
     summary_url = job_summary(job.out, job.job_id)
     with retrying(f"archive {job.archive}", lambda: discover(job.archive, so, job.allow_sources)) as clips:
-        if not len(clips):
+        if not clips:
             raise TemcocoError(f"archive {job.archive} has no clips: put pairs in ir/ and vi/ (see DESIGN.md)")
         earlier = read_json(summary_url, so) or {}
         date = earlier.get("date") or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")

@@ -13,7 +13,7 @@ from fsspec.core import split_protocol
 
 from temcoco.errors import TemcocoError
 from temcoco.storage.fs import filesystem, iter_entries, join
-from temcoco.storage.spill import SortedRecords
+from temcoco.storage.spill import SortedRecords, sort_records
 from temcoco.storage.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
 MANIFEST = "manifest.csv"
@@ -63,23 +63,26 @@ def discover(archive: str, storage_options: dict | None = None, allow_sources: I
     if not fs.exists(root):
         raise TemcocoError(f"archive {archive} does not exist")
     if fs.exists(posixpath.join(root, MANIFEST)):
-        return Clips(_manifest_records(fs, posixpath.join(root, MANIFEST)),
-                     lambda group: _manifest_clips(archive, group, roots))
+        entries = sort_records(_manifest_entries(fs, posixpath.join(root, MANIFEST)), key=lambda entry: entry[:2])
+        return Clips(entries, lambda group: _manifest_clips(archive, group, roots), count=len(entries))
     if not (fs.isdir(posixpath.join(root, "ir")) and fs.isdir(posixpath.join(root, "vi"))):
         raise TemcocoError(
             f"archive {archive} has neither ir/ and vi/ folders nor a {MANIFEST}: see DESIGN.md 'Archive layout'"
         )
-    return Clips(_listing_records(fs, root), lambda group: [_paired_clip(archive, group)])
+    entries = sort_records(_listing_entries(fs, root), key=lambda entry: entry)
+    ids = sum(1 for _ in itertools.groupby(entries, key=lambda entry: entry[0]))
+    return Clips(entries, lambda group: [_paired_clip(archive, group)], count=ids)
 
 
 class Clips:
     """An archive's clips (:class:`ClipSource`), sorted by clip id (then manifest line), streamed from
-    the discovery's sorted records; ``len()`` is their number. Iterable any number of times; a
-    context manager (``close`` drops the records spilled to local disk)."""
+    the discovery's sorted entries (``clips_of`` makes the clips of one clip id's entries); ``len()``
+    is ``count``. Iterable any number of times; a context manager (``close`` drops the entries
+    spilled to local disk)."""
 
-    def __init__(self, records: SortedRecords, clips_of: Callable[[list[tuple]], list[ClipSource]]) -> None:
-        self._records, self._clips_of = records, clips_of  # records start with the clip id
-        self._count = sum(1 for _ in self)
+    def __init__(self, records: SortedRecords, clips_of: Callable[[list[tuple]], list[ClipSource]],
+                 count: int) -> None:
+        self._records, self._clips_of, self._count = records, clips_of, count  # records start with the clip id
 
     def __iter__(self) -> Iterator[ClipSource]:
         for _, group in itertools.groupby(self._records, key=lambda record: record[0]):
@@ -98,23 +101,17 @@ class Clips:
         self.close()
 
 
-def _listing_records(fs, root: str) -> SortedRecords:
+def _listing_entries(fs, root: str) -> Iterator[tuple[str, str, str]]:
     """(clip id, side, entry name) of every entry of ``root/ir`` and ``root/vi`` (a video file's stem
     is its clip id, a frame folder's name is); hidden names are left out."""
-    records = SortedRecords(key=lambda record: record)
-    try:
-        for side in ("ir", "vi"):
-            for name, is_folder in iter_entries(fs, posixpath.join(root, side)):
-                if not name.startswith("."):
-                    records.add((name if is_folder else posixpath.splitext(name)[0], side, name))
-    except BaseException:
-        records.close()
-        raise
-    return records
+    for side in ("ir", "vi"):
+        for name, is_folder in iter_entries(fs, posixpath.join(root, side)):
+            if not name.startswith("."):
+                yield name if is_folder else posixpath.splitext(name)[0], side, name
 
 
 def _paired_clip(archive: str, group: list[tuple]) -> ClipSource:
-    """The clip of one clip id's entries (see ``_listing_records``), or why it cannot be fused."""
+    """The clip of one clip id's entries (see ``_listing_entries``), or why it cannot be fused."""
     clip_id = group[0][0]
     irs = [name for _, side, name in group if side == "ir"]
     vis = [name for _, side, name in group if side == "vi"]
@@ -138,10 +135,9 @@ def _unsupported(name: str) -> str | None:
     return None
 
 
-def _manifest_records(fs, path: str) -> SortedRecords:
+def _manifest_entries(fs, path: str) -> Iterator[tuple[str, int, str, str, str]]:
     """(clip id, line, clip id as written, ir, vi) of every manifest entry, read as a stream (an
     entry without clip id is named ``line-<n>``)."""
-    records = SortedRecords(key=lambda record: record[:2])
     try:
         with fs.open(path, "rt", encoding="utf-8-sig", newline="") as text:
             reader = csv.DictReader(text)
@@ -149,15 +145,9 @@ def _manifest_records(fs, path: str) -> SortedRecords:
                 raise TemcocoError(f"{MANIFEST} must have the columns clip_id,ir,vi (found {reader.fieldnames})")
             for line, row in enumerate(reader, start=2):
                 written = (row["clip_id"] or "").strip()
-                records.add((written or f"line-{line}", line, written, (row["ir"] or "").strip(),
-                             (row["vi"] or "").strip()))
+                yield written or f"line-{line}", line, written, (row["ir"] or "").strip(), (row["vi"] or "").strip()
     except (UnicodeDecodeError, csv.Error) as e:
-        records.close()
         raise TemcocoError(f"{MANIFEST} cannot be read as UTF-8 CSV: {e}") from e
-    except BaseException:
-        records.close()
-        raise
-    return records
 
 
 def _manifest_clips(archive: str, group: list[tuple], roots: list[Location]) -> list[ClipSource]:

@@ -13,7 +13,7 @@ import heapq
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 RUN_RECORDS = 20_000  # records a run: about 300 bytes each in memory for discovery's records
@@ -69,3 +69,15 @@ class SortedRecords:
         with open(path, encoding="utf-8") as f:
             for line in f:
                 yield tuple(json.loads(line))
+
+
+def sort_records(records: Iterable[tuple], key: Callable[[tuple], Any], run_records: int | None = None) -> SortedRecords:
+    """``records`` (read as a stream) in a :class:`SortedRecords`; its runs are dropped if reading them fails."""
+    out = SortedRecords(key, run_records)
+    try:
+        for record in records:
+            out.add(record)
+    except BaseException:
+        out.close()
+        raise
+    return out

@@ -147,7 +147,8 @@ def ingest(source: ClipSource, layout: ClipLayout, fingerprint: str, chunk: int,
         block_ir.clear()
         block_vi.clear()
 
-    for ir, vi in iter_pairs(source.ir, source.vi, storage_options, stats, limits.max_pixels, info):
+    for ir, vi in iter_pairs(source.ir, source.vi, storage_options, stats=stats, max_pixels=limits.max_pixels,
+                             info=info):
         if len(block_ir) == chunk:  # a full chunk and one frame more: this clip is staged
             flush()
         block_ir.append(ir)
