@@ -1,5 +1,7 @@
-"""Where the development data lives: the M3SVD dev sequences in ``../shared/data`` beside the repository."""
+"""Where the development data lives: ``../shared/data`` beside the repository."""
 
 from pathlib import Path
 
-DEV_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "m3svd-dev"
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEV_DATA = SHARED_DATA / "m3svd-dev"  # M3SVD sequences: degraded inputs and clean targets
+ROADSCENE = SHARED_DATA / "roadscene-train"  # RoadScene image pairs (FLIR): ir/, vi/

@@ -12,8 +12,10 @@ Pipeline, for a window of frames (B, T + 2r, ., H, W) -> fused core frames (B, T
    position (T shrinks by 2w);
 4. the paper's *temporal cooperative module* (recovery of weak, degraded detail from
    neighbouring frames): two-level deformable alignment to frames t-1 and t-2 (T shrinks by 2);
-5. decoder with skips from the encoders to YCbCr, a residual on (mean of IR and VI luma,
-   VI chroma), returned as RGB.
+5. decoder with skips from the encoders to YCbCr: the luma is a soft Laplacian-pyramid blend
+   of IR and VI luma whose per-level weights the decoder steers (:mod:`temcoco.model.pyramid`),
+   plus a residual; the chroma is VI's plus a residual; returned as RGB. Clean inputs need
+   only the blend (faithful fusion); degraded ones also the residual (recovery).
 
 So the output at frame t depends on input frames t-(3+w) .. t+(1+w): temporal_radius is
 r = 3 + w; the 2 extra frames on the right are dropped on entry.
@@ -42,6 +44,7 @@ from temcoco.model.blocks import (
 )
 from temcoco.errors import TemcocoError
 from temcoco.model.color import rgb_to_ycbcr, ycbcr_to_rgb
+from temcoco.model.pyramid import soft_pyramid_blend
 
 VGG_DIM = 256  # VGG19 features[:12] (relu3_1) channels, at 1/4 scale
 
@@ -58,6 +61,8 @@ class NetworkConfig:
     temporal_window: int = 1  # w: temporal attention over t-w .. t+w
     align_channels: int = 16
     dino_dim: int = 384  # DINOv2 token width the semantic head predicts
+    pyramid_levels: int = 4  # detail levels of the output blend (base at 1 / 2**levels)
+    blend_temperature: float = 1.0 / 255  # softness of the max-magnitude choice between detail coefficients
 
     @property
     def temporal_radius(self) -> int:
@@ -66,8 +71,9 @@ class NetworkConfig:
     @property
     def spatial_multiple(self) -> int:
         """Input H and W are padded to a multiple of this inside the network: windows tile
-        the 1/4 scale, whose half is the coarse alignment level."""
-        return 4 * math.lcm(self.window, 2)
+        the 1/4 scale, whose half is the coarse alignment level; the blend's pyramid halves it
+        ``pyramid_levels`` times."""
+        return math.lcm(4 * math.lcm(self.window, 2), 2**self.pyramid_levels)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -147,16 +153,19 @@ class VisualSemanticInteraction(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Coordinated 1/4-scale features and 1/2, full-scale skips (N, C_s, ...) -> (N, 3, H, W) YCbCr delta."""
+    """Coordinated 1/4-scale features and 1/2, full-scale skips (N, C_s, ...) -> (N, 3 + L + 1, H, W):
+    the YCbCr residual and the L + 1 logits of the pyramid blend; zero at init (the plain soft blend)."""
 
-    def __init__(self, channels: tuple[int, int, int]) -> None:
+    def __init__(self, channels: tuple[int, int, int], levels: int) -> None:
         super().__init__()
         c0, c1, c2 = channels
         self.up2 = nn.Conv2d(c2, c1, 1)
         self.dec1 = nn.Sequential(conv(2 * c1, c1), nn.LeakyReLU(0.1, inplace=True))
         self.up1 = nn.Conv2d(c1, c0, 1)
         self.dec0 = nn.Sequential(conv(2 * c0, c0), nn.LeakyReLU(0.1, inplace=True))
-        self.head = conv(c0, 3)
+        self.head = conv(c0, 3 + levels + 1)
+        nn.init.zeros_(self.head.weight)
+        nn.init.zeros_(self.head.bias)
 
     def forward(self, f2: torch.Tensor, f1: torch.Tensor, f0: torch.Tensor) -> torch.Tensor:
         x = F.interpolate(self.up2(f2), size=f1.shape[-2:], mode="bilinear", align_corners=False)
@@ -187,7 +196,7 @@ class TemCoCoNet(nn.Module):
         self.temporal_enhanced = TemporalEnhancedMechanism(c2, config.heads, config.temporal_window)
         self.temporal_cooperative = TemporalCooperativeModule(c2, config.align_channels)
         self.skip1, self.skip0 = nn.Conv2d(2 * c1, c1, 1), nn.Conv2d(2 * c0, c0, 1)
-        self.decoder = Decoder(config.channels)
+        self.decoder = Decoder(config.channels, config.pyramid_levels)
         self.vis_head = nn.Conv2d(c2, VGG_DIM, 1)
         self.sem_head = nn.Conv2d(c2, config.dino_dim, 1)
 
@@ -230,10 +239,12 @@ class TemCoCoNet(nn.Module):
         core, r = self.first_core, self.temporal_radius
         f1 = self.skip1(torch.cat([crop_time(e_ir[1], core, t), crop_time(e_vi[1], core, t)], 2).flatten(0, 1))
         f0 = self.skip0(torch.cat([crop_time(e_ir[0], core, t), crop_time(e_vi[0], core, t)], 2).flatten(0, 1))
-        delta = self.decoder(f2.flatten(0, 1), f1, f0)
+        out = self.decoder(f2.flatten(0, 1), f1, f0)
+        delta, logits = out[:, :3], out[:, 3:]
         ycc_vi = rgb_to_ycbcr(crop_time(vi, r, t).flatten(0, 1))
-        base = torch.cat([0.5 * (ycc_vi[:, :1] + crop_time(ir, r, t).flatten(0, 1)), ycc_vi[:, 1:]], 1)
-        return ycbcr_to_rgb(base + delta).clamp(0, 1)
+        y_ir = crop_time(ir, r, t).flatten(0, 1)
+        luma = soft_pyramid_blend(y_ir, ycc_vi[:, :1], logits, self.config.blend_temperature)
+        return ycbcr_to_rgb(torch.cat([luma, ycc_vi[:, 1:]], 1) + delta).clamp(0, 1)
 
     def _distillation_heads(self, branches: dict[str, torch.Tensor], b: int, n: int, t: int, h: int,
                             w: int) -> dict[str, torch.Tensor]:

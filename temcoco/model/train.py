@@ -1,10 +1,13 @@
 """Training of the TemCoCo network: ``python -m temcoco.model.train CONFIG.toml [--resume]``.
 
-Each step draws random windows (core frames + 2r halo frames, random crops) of degraded
-inputs with clean targets, fuses them and minimises :class:`FusionLoss` against the clean
-sources. Checkpoints (model and optimizer as safetensors, step as JSON) go to
-``out_dir/checkpoints/step_NNNNNNN``; every logged step appends its loss terms to
-``out_dir/losses.jsonl``; the final weights are ``out_dir/model.safetensors``.
+Each step draws random windows (core frames + 2r halo frames, random crops) of M3SVD
+sequences and of image pairs seen by a moving camera, with clean or degraded inputs and
+clean targets (:mod:`temcoco.model.data`), fuses them and minimises :class:`FusionLoss`
+against the clean sources. Checkpoints (model and optimizer as safetensors, step as JSON)
+go to ``out_dir/checkpoints/step_NNNNNNN``; every logged step appends its loss terms to
+``out_dir/losses.jsonl``; every ``val_every`` steps the held-out split is scored
+(:mod:`temcoco.model.validation`), one line printed and appended to ``out_dir/val.jsonl``;
+the final weights are ``out_dir/model.safetensors``.
 """
 
 from __future__ import annotations
@@ -26,15 +29,17 @@ import torch
 from temcoco.device import resolve_device
 from temcoco.errors import TemcocoError
 from temcoco.model.checkpoint import load_network, load_optimizer, save_network, save_optimizer
-from temcoco.devdata import DEV_DATA
-from temcoco.model.data import WindowSampler, load_clips
+from temcoco.devdata import DEV_DATA, ROADSCENE
+from temcoco.model.data import SampleMix, WindowSampler, load_clips, load_pairs
 from temcoco.model.degrade import DegradeConfig
+from temcoco.model.inference import NetworkFusion
 from temcoco.model.losses import FusionLoss, LossWeights
 from temcoco.model.network import CONFIGS, TemCoCoNet
 from temcoco.model.paper.config import NAME as PAPER
 from temcoco.model.paper.training import SEMANTIC_STRIDE, PaperTrainee, load_trainee
 from temcoco.model.paper.weights import is_paper_weights
 from temcoco.model.teachers import Teachers, load_dino, load_vgg
+from temcoco.model.validation import ValidationSplit, Validator
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +48,11 @@ log = logging.getLogger(__name__)
 class TrainConfig:
     network: str = "small"  # "paper" (the published network) or a configuration of temcoco.model.network.CONFIGS
     data_root: str = ""  # M3SVD-layout folder; empty: ../shared/data/m3svd-dev beside the repo
+    pairs_root: str = ""  # RoadScene-layout image pairs; empty: ../shared/data/roadscene-train; "none": no pairs
+    val_pair_every: int = 8  # every n-th pair (sorted by name) is held out for validation
+    val_sequences: tuple[str, ...] = ("0115_1834",)  # M3SVD sequences held out for validation
+    val_every: int = 0  # score the validation split every n steps (0: never)
+    val_pairs: int = 8  # held-out pairs scored during training (bench/quality.py scores all)
     out_dir: str = "runs/small"
     steps: int = 2000
     batch_size: int = 2
@@ -52,7 +62,9 @@ class TrainConfig:
     min_lr_ratio: float = 0.05  # cosine decay to lr * min_lr_ratio
     warmup_steps: int = 50
     grad_clip: float = 1.0
-    real_prob: float = 0.7  # share of samples with the real degraded inputs (others: online degradation)
+    pair_prob: float = 0.5  # share of samples made from image pairs (the rest from sequences)
+    clean_prob: float = 0.4  # share of samples whose input is the clean frames (faithful fusion)
+    real_prob: float = 0.7  # of degraded sequence samples, share with the real degraded inputs (others: online)
     seed: int = 0
     log_every: int = 10
     ckpt_every: int = 100
@@ -164,6 +176,36 @@ def _log_step(logf, config: TrainConfig, terms: dict, lr: float, step: int, star
     )
 
 
+def _split(config: TrainConfig) -> ValidationSplit:
+    return ValidationSplit(
+        pairs_root=Path(config.pairs_root) if config.pairs_root not in ("", "none") else ROADSCENE,
+        sequences_root=Path(config.data_root) if config.data_root else DEV_DATA,
+        pair_every=config.val_pair_every,
+        sequences=tuple(config.val_sequences),
+    )
+
+
+def _sampler(config: TrainConfig, frames: int, seed: int) -> WindowSampler:
+    """Training windows of ``frames`` frames from everything not in the validation split."""
+    split = _split(config)
+    clips = load_clips(split.sequences_root, exclude=set(split.sequences)) if config.pair_prob < 1 else []
+    pairs = load_pairs(split.pairs_root, split.train_pairs()) if config.pairs_root != "none" and config.pair_prob > 0 else []
+    mix = SampleMix(pair_prob=config.pair_prob, clean_prob=config.clean_prob, real_prob=config.real_prob)
+    return WindowSampler(clips, pairs, frames, config.crop, mix, config.degrade, seed)
+
+
+def _validate(validator: Validator, net: TemCoCoNet, device: torch.device, out: Path, step: int) -> None:
+    """Score the validation split with the network as it is; one line printed, one appended to val.jsonl."""
+    t0 = time.time()
+    scores = validator(NetworkFusion(net, f"step-{step}", device))
+    net.train().requires_grad_(True)
+    row = {"step": step, **{k: None if v is None else round(v, 4) for k, v in scores.items()}}
+    with (out / "val.jsonl").open("a") as f:
+        f.write(json.dumps(row) + "\n")
+    print(f"val {step}: " + " ".join(f"{k} {v}" for k, v in row.items() if k != "step")
+          + f" ({time.time() - t0:.0f} s)", file=sys.stderr, flush=True)
+
+
 def train(config: TrainConfig, resume: bool = False, teachers: Teachers | None = None) -> Path:
     """Train (or resume) and return the path of the final weights file.
 
@@ -183,10 +225,8 @@ def train(config: TrainConfig, resume: bool = False, teachers: Teachers | None =
         log.info("resumed from %s (step %d)", ckpt, start)
     teachers = teachers if teachers is not None else _teachers(config, net, device)
     r = net.temporal_radius
-    clips = load_clips(Path(config.data_root) if config.data_root else DEV_DATA)
-    sampler = WindowSampler(
-        clips, config.core_frames + 2 * r, config.crop, config.real_prob, config.degrade, config.seed + start
-    )
+    sampler = _sampler(config, config.core_frames + 2 * r, config.seed + start)
+    validator = Validator(_split(config), config.val_pairs) if config.val_every and isinstance(net, TemCoCoNet) else None
     criterion = FusionLoss(config.loss)
     use_amp = config.amp and device.type == "cuda"
     t0, step = time.time(), start
@@ -208,6 +248,8 @@ def train(config: TrainConfig, resume: bool = False, teachers: Teachers | None =
             elapsed = time.time() - t0
             if step % config.log_every == 0 or step == config.steps:
                 _log_step(logf, config, terms, opt.param_groups[0]["lr"], step, start, elapsed)
+            if validator is not None and step % config.val_every == 0:
+                _validate(validator, net, device, out, step)
             out_of_time = config.max_minutes > 0 and elapsed > 60 * config.max_minutes
             if step % config.ckpt_every == 0 or step == config.steps or out_of_time:
                 _save_checkpoint(out, net, opt, step, config.keep_checkpoints)
