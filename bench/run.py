@@ -89,7 +89,8 @@ def io_floor(ir: str, vi: str, out: str) -> float:
     return n / (time.perf_counter() - began)
 
 
-def network_forward(ir_url: str, vi_url: str, chunk: int, threads: int, optimised: bool = True) -> float:
+def network_forward(ir_url: str, vi_url: str, chunk: int, threads: int, optimised: bool = True,
+                    weights: str | None = None) -> float:
     """The network's own fuse() on the clip's windows (decoded beforehand): core frames per second.
 
     The same windows as ``fuse --chunk`` gives it, so the two numbers compare like for like.
@@ -103,7 +104,7 @@ def network_forward(ir_url: str, vi_url: str, chunk: int, threads: int, optimise
     from temcoco.storage.pairing import iter_pairs
 
     torch.set_num_threads(threads)
-    m = load_method("temcoco", device="cpu")
+    m = load_method("temcoco", weights=weights, device="cpu")
     if not optimised:
         m.net.to(memory_format=torch.contiguous_format)
         m.frames_per_pass = 1

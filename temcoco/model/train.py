@@ -176,7 +176,8 @@ def _log_step(logf, config: TrainConfig, terms: dict, lr: float, step: int, star
     )
 
 
-def _split(config: TrainConfig) -> ValidationSplit:
+def validation_split(config: TrainConfig) -> ValidationSplit:
+    """The held-out data of a training config (bench/quality.py scores it)."""
     return ValidationSplit(
         pairs_root=Path(config.pairs_root) if config.pairs_root not in ("", "none") else ROADSCENE,
         sequences_root=Path(config.data_root) if config.data_root else DEV_DATA,
@@ -187,7 +188,7 @@ def _split(config: TrainConfig) -> ValidationSplit:
 
 def _sampler(config: TrainConfig, frames: int, seed: int) -> WindowSampler:
     """Training windows of ``frames`` frames from everything not in the validation split."""
-    split = _split(config)
+    split = validation_split(config)
     clips = load_clips(split.sequences_root, exclude=set(split.sequences)) if config.pair_prob < 1 else []
     pairs = load_pairs(split.pairs_root, split.train_pairs()) if config.pairs_root != "none" and config.pair_prob > 0 else []
     mix = SampleMix(pair_prob=config.pair_prob, clean_prob=config.clean_prob, real_prob=config.real_prob)
@@ -226,7 +227,7 @@ def train(config: TrainConfig, resume: bool = False, teachers: Teachers | None =
     teachers = teachers if teachers is not None else _teachers(config, net, device)
     r = net.temporal_radius
     sampler = _sampler(config, config.core_frames + 2 * r, config.seed + start)
-    validator = Validator(_split(config), config.val_pairs) if config.val_every and isinstance(net, TemCoCoNet) else None
+    validator = Validator(validation_split(config), config.val_pairs) if config.val_every and isinstance(net, TemCoCoNet) else None
     criterion = FusionLoss(config.loss)
     use_amp = config.amp and device.type == "cuda"
     t0, step = time.time(), start
