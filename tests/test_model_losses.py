@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 import torch
@@ -148,3 +149,33 @@ def test_distillation_with_tiny_teachers():
     terms = L.FusionLoss()(fused.detach(), ir, vi, {k: v.detach() for k, v in heads.items()}, targets)
     expected = L.distill_loss(heads["vis_ir"].detach().flatten(0, 1), targets["vis_ir"])
     assert float(terms["distill_vis_ir"]) == pytest.approx(float(expected), rel=1e-5)
+
+
+def test_vif_index_is_the_metric():
+    """The differentiable VIF of the loss is the metric's VIF (temcoco.metrics.fusion.vif) on real frames."""
+    from temcoco.devdata import DEV_DATA
+    from temcoco.metrics.fusion import vif
+    from temcoco.model.losses import vif_index
+
+    seq = DEV_DATA / "infrared_Enhance" / "0111_1716"
+    if not seq.is_dir():
+        pytest.skip(f"no dev data at {DEV_DATA}")
+    a = cv2.imread(str(seq / "0000.png"), cv2.IMREAD_GRAYSCALE).astype(np.float64)
+    rgb = cv2.imread(str(DEV_DATA / "visible_Enhance" / "0111_1716" / "0000.png"))
+    b = cv2.cvtColor(rgb, cv2.COLOR_BGR2GRAY).astype(np.float64)
+    f = np.rint(np.maximum(a, b))
+    t = lambda x: torch.from_numpy(x)[None, None] / 255.0  # noqa: E731
+    assert float(vif_index(t(f), t(a)) + vif_index(t(f), t(b))) == pytest.approx(vif(f, a, b), rel=1e-9)
+
+
+def test_edge_loss_rewards_edge_transfer():
+    """Keeping each source's edges at their strength beats halving them, and both beat a flat image."""
+    from temcoco.model.losses import edge_loss
+
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.rand(1, 1, 32, 32, generator=g), torch.rand(1, 1, 32, 32, generator=g) * 0.5
+    kept = torch.where(a > b, a, b)
+    halved = 0.5 * (kept - kept.mean()) + kept.mean()
+    flat = torch.full_like(a, 0.5)
+    assert edge_loss(kept, b, a) < edge_loss(halved, b, a) < edge_loss(flat, b, a) <= 1
+    assert float(edge_loss(a, a, a)) == pytest.approx(1 - 0.9994 * torch.sigmoid(torch.tensor(7.5)).item(), abs=1e-6)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -71,6 +72,9 @@ def _log(run: Path) -> list[dict]:
 
 def test_shipped_configs_parse():
     small = TrainConfig.from_toml(CONFIGS_DIR / "small.toml")
+    stage1 = TrainConfig.from_toml(CONFIGS_DIR / "small-stage1.toml")
+    assert Path(small.init_weights) == Path(stage1.out_dir) / "model.safetensors"  # stage 2 starts where 1 ended
+    assert stage1.stop_after < stage1.steps and small.loss.vif > 0 and small.loss.edge > 0
     paper = TrainConfig.from_toml(CONFIGS_DIR / "paper.toml")
     assert small.network == "small" and paper.network == "paper"
     assert small.loss.color == 20.0 and small.loss.temporal == 2.0 and paper.loss.intensity_max == 10.0
@@ -180,3 +184,14 @@ def test_validation_split_is_never_trained_on(tmp_path):
     train(cfg)
     row = json.loads((tmp_path / "run" / "val.jsonl").read_text().splitlines()[-1])
     assert row["step"] == 2 and 0 < row["clean_SSIM"] <= 2 and row["degraded_flowD"] is not None
+
+
+def test_stop_after_keeps_the_planned_schedule(tmp_path):
+    from temcoco.model.train import _lr_factor
+
+    cfg = _config(tmp_path, steps=40, stop_after=3, warmup_steps=1, log_every=1)
+    train(cfg)
+    rows = _log(Path(cfg.out_dir))
+    assert [r["step"] for r in rows] == [1, 2, 3]
+    assert rows[-1]["lr"] == pytest.approx(cfg.lr * _lr_factor(cfg, 2))  # the 40-step cosine, not a 3-step one
+    assert (Path(cfg.out_dir) / "checkpoints" / "step_0000003").is_dir()

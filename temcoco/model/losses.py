@@ -30,6 +30,8 @@ class LossWeights:
     temporal: float = 2.0
     vgg: float = 1.0
     dino: float = 1.0
+    vif: float = 0.0  # 1 - mean VIF to the two sources (not in the paper: the metric's own definition)
+    edge: float = 0.0  # 1 - edge-strength transfer (Qabf's strength term; not in the paper)
 
 
 def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
@@ -83,6 +85,78 @@ def grad_loss(y_f: torch.Tensor, y_vi: torch.Tensor, y_ir: torch.Tensor) -> torc
     return F.l1_loss(fx, torch.maximum(vx, ix)) + F.l1_loss(fy, torch.maximum(vy, iy))
 
 
+def _gaussian_1d(n: int, sigma: float, like: torch.Tensor) -> torch.Tensor:
+    x = torch.arange(n, dtype=like.dtype, device=like.device) - (n - 1) / 2
+    g = torch.exp(-(x * x) / (2 * sigma * sigma))
+    return g / g.sum()
+
+
+def _filter_valid(x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+    """Separable filter of (N, 1, H, W) with 1-D kernel k, valid part only."""
+    return F.conv2d(F.conv2d(x, k.view(1, 1, 1, -1)), k.view(1, 1, -1, 1))
+
+
+VIF_NOISE = 2.0  # the metric's visual-noise variance, in 0..255 units
+VIF_EPS = 1e-10
+
+
+def vif_index(f: torch.Tensor, ref: torch.Tensor) -> torch.Tensor:
+    """Differentiable VIFp of fused f against reference ref, (N, 1, H, W) in 0..1 -> (N,).
+
+    The definition of ``temcoco.metrics.fusion.vif`` (4 scales, Gaussian windows of 2^(5-s)+1
+    taps, sigma_n^2 = 2 on 0..255, the same edge cases); scales smaller than their window are skipped.
+    """
+    f, ref = 255.0 * f, 255.0 * ref
+    num, den = f.new_zeros(f.shape[0]), f.new_zeros(f.shape[0])
+    for scale in range(1, 5):
+        n = 2 ** (5 - scale) + 1
+        k = _gaussian_1d(n, n / 5.0, f)
+        if scale > 1:
+            if min(f.shape[-2:]) < 2 * n:
+                break
+            f, ref = _filter_valid(f, k)[..., ::2, ::2], _filter_valid(ref, k)[..., ::2, ::2]
+        if min(f.shape[-2:]) < n:
+            break
+        mu1, mu2 = _filter_valid(ref, k), _filter_valid(f, k)
+        s1 = (_filter_valid(ref * ref, k) - mu1 * mu1).clamp(min=0)
+        s2 = (_filter_valid(f * f, k) - mu2 * mu2).clamp(min=0)
+        s12 = _filter_valid(ref * f, k) - mu1 * mu2
+        g = s12 / (s1 + VIF_EPS)
+        sv = s2 - g * s12
+        keep = (s1 >= VIF_EPS) & (s2 >= VIF_EPS) & (g >= 0)
+        sv = torch.where(keep, sv, torch.where(s2 >= VIF_EPS, s2, torch.zeros_like(s2))).clamp(min=VIF_EPS)
+        g = torch.where(keep, g, torch.zeros_like(g))
+        s1 = torch.where(s1 >= VIF_EPS, s1, torch.zeros_like(s1))
+        num = num + torch.log10(1 + g * g * s1 / (sv + VIF_NOISE)).flatten(1).sum(1)
+        den = den + torch.log10(1 + s1 / VIF_NOISE).flatten(1).sum(1)
+    return torch.where(den > 0, num / den.clamp(min=VIF_EPS), torch.ones_like(num))
+
+
+def vif_loss(y_f: torch.Tensor, y_vi: torch.Tensor, y_ir: torch.Tensor) -> torch.Tensor:
+    """1 - the mean over frames of (VIF to IR + VIF to VI) / 2; luma (N, 1, H, W)."""
+    return 1 - 0.5 * (vif_index(y_f, y_ir) + vif_index(y_f, y_vi)).mean()
+
+
+def _edge_strength(x: torch.Tensor) -> torch.Tensor:
+    """Sobel gradient magnitude of (N, 1, H, W), zero-padded (Qabf's convention), on 0..255."""
+    kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]).to(x)[None, None]
+    x = 255.0 * x
+    return torch.sqrt(F.conv2d(x, kx, padding=1) ** 2 + F.conv2d(x, kx.transpose(-1, -2), padding=1) ** 2 + 1e-6)
+
+
+def edge_loss(y_f: torch.Tensor, y_vi: torch.Tensor, y_ir: torch.Tensor) -> torch.Tensor:
+    """1 - Qabf's edge-strength transfer: sum over both sources of Qg(g_S, g_F) g_S / sum of g_S, where
+    Qg = 0.9994 sigmoid(15 (min(g_S, g_F) / max(g_S, g_F) - 0.5)); luma (N, 1, H, W)."""
+    g_f = _edge_strength(y_f)
+    num = den = 0.0
+    for src in (y_ir, y_vi):
+        g_s = _edge_strength(src)
+        ratio = torch.minimum(g_s, g_f) / torch.maximum(g_s, g_f)
+        num = num + (0.9994 * torch.sigmoid(15 * (ratio - 0.5)) * g_s).sum()
+        den = den + g_s.sum()
+    return 1 - num / den
+
+
 def temporal_loss(y_f: torch.Tensor, y_ir: torch.Tensor) -> torch.Tensor:
     """Mean over consecutive frames of 1 - cos(fused difference, IR difference); (B, T, H, W), T >= 2."""
     d_f = (y_f[:, 1:] - y_f[:, :-1]).flatten(2)
@@ -129,6 +203,10 @@ class FusionLoss:
             "color": w.color * color_loss(ycc_f[:, 1:], ycc_vi[:, 1:]),
             "grad": w.grad * grad_loss(y_f, y_vi, y_ir),
         }
+        if w.vif:
+            terms["vif"] = w.vif * vif_loss(y_f, y_vi, y_ir)
+        if w.edge:
+            terms["edge"] = w.edge * edge_loss(y_f, y_vi, y_ir)
         if t >= 2:
             terms["temporal"] = w.temporal * temporal_loss(y_f.view(b, t, *y_f.shape[-2:]), y_ir.view(b, t, *y_ir.shape[-2:]))
         for key, target in (targets or {}).items():

@@ -73,6 +73,7 @@ class TrainConfig:
     device: str = "auto"  # auto (cuda when present), cpu, cuda
     amp: bool = True  # bf16 autocast on CUDA
     max_minutes: float = 0.0  # stop (and save) after this wall time; 0: no limit
+    stop_after: int = 0  # stop (and save) at this step, the schedule still planned for ``steps``; 0: at ``steps``
     init_weights: str = ""  # start from these weights (fine-tuning)
     vgg_weights: str = ""  # VGG19 checkpoint; empty: torchvision's file in the torch hub cache
     dino: str = ""  # DINOv2: torch.hub repo clone, transformers directory or HF model id (local files only)
@@ -232,7 +233,7 @@ def train(config: TrainConfig, resume: bool = False, teachers: Teachers | None =
     use_amp = config.amp and device.type == "cuda"
     t0, step = time.time(), start
     with (out / "losses.jsonl").open("a") as logf:
-        while step < config.steps:
+        while step < (config.stop_after or config.steps):
             for g in opt.param_groups:
                 g["lr"] = config.lr * _lr_factor(config, step)
             ir_in, vi_in, ir_gt, vi_gt = (x.to(device) for x in sampler.batch(config.batch_size))
@@ -252,7 +253,7 @@ def train(config: TrainConfig, resume: bool = False, teachers: Teachers | None =
             if validator is not None and step % config.val_every == 0:
                 _validate(validator, net, device, out, step)
             out_of_time = config.max_minutes > 0 and elapsed > 60 * config.max_minutes
-            if step % config.ckpt_every == 0 or step == config.steps or out_of_time:
+            if step % config.ckpt_every == 0 or step in (config.steps, config.stop_after) or out_of_time:
                 _save_checkpoint(out, net, opt, step, config.keep_checkpoints)
             if out_of_time:
                 log.warning("stopping at step %d: max_minutes=%s reached", step, config.max_minutes)
