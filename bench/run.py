@@ -23,8 +23,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from markdown import replace_section  # noqa: E402 (bench/ is this script's folder)
 W, H = 640, 480
-SCALE_SECTION = "## Scale (`bench/scale.py`)"
 
 
 NOTES = """
@@ -217,15 +218,14 @@ def main() -> None:
 
 
 def write_benchmarks(path: Path, lines: list[tuple[str, str]]) -> None:
-    """BENCHMARKS.md: this run's rows and notes, then bench/scale.py's section as it was."""
+    """BENCHMARKS.md: this run's rows and notes; the other scripts' sections are kept."""
     header = (f"# Benchmarks\n\nMeasured by `make bench` (`bench/run.py`) on {platform.machine()}, "
               f"{os.cpu_count()} CPU cores, Python {platform.python_version()}, "
               f"{time.strftime('%Y-%m-%d')}.\n\n| measurement | result |\n|---|---|\n")
-    earlier = path.read_text() if path.exists() else ""
-    scale = earlier[earlier.index(SCALE_SECTION):] if SCALE_SECTION in earlier else ""
-    path.write_text(header + "".join(f"| {n} | {v} |\n" for n, v in lines) + NOTES + (f"\n{scale}" if scale else ""))
+    replace_section(path, "", header + "".join(f"| {n} | {v} |\n" for n, v in lines))
+    heading, _, notes = NOTES.strip().partition("\n")
+    replace_section(path, heading, notes)
     print(f"wrote {path}; max RSS of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024} MiB")
-
 
 if __name__ == "__main__":
     main()

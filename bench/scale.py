@@ -32,6 +32,8 @@ import pyarrow.compute as pc
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from markdown import replace_section  # noqa: E402 (bench/ is this script's folder)
+
 from temcoco.storage import compaction, results
 from tests.s3server import start_moto
 from temcoco.storage.results import PART_SCHEMA, ROW
@@ -160,13 +162,13 @@ def compaction_seconds(out: str, rows: int) -> tuple[float, float]:
 
 def update_benchmarks(path: Path, measured: list[tuple[str, str]]) -> None:
     """Replace or add ``measured`` rows in the scale section of BENCHMARKS.md (other sections are kept)."""
-    text = path.read_text() if path.exists() else "# Benchmarks\n"
-    head, _, section = text.partition(SECTION)
+    text = path.read_text() if path.exists() else ""
+    section = text.partition(SECTION)[2].split("\n## ", 1)[0]
     rows = dict(line.strip("|").split(" | ", 1) for line in section.splitlines()
                 if line.startswith("| ") and not line.startswith("| measurement"))
     rows = {k.strip(): v.strip() for k, v in rows.items()} | dict(measured)
     table = "".join(f"| {k} | {v} |\n" for k, v in rows.items())
-    path.write_text(f"{head.rstrip()}\n\n{SECTION}\n\nMeasured on {os.cpu_count()} CPU cores, {time.strftime('%Y-%m-%d')}."
+    replace_section(path, SECTION, f"Measured on {os.cpu_count()} CPU cores, {time.strftime('%Y-%m-%d')}."
                     f"\n\n| measurement | result |\n|---|---|\n{table}{NOTES}")
 
 
