@@ -179,3 +179,13 @@ def test_edge_loss_rewards_edge_transfer():
     flat = torch.full_like(a, 0.5)
     assert edge_loss(kept, b, a) < edge_loss(halved, b, a) < edge_loss(flat, b, a) <= 1
     assert float(edge_loss(a, a, a)) == pytest.approx(1 - 0.9994 * torch.sigmoid(torch.tensor(7.5)).item(), abs=1e-6)
+
+
+def test_gate_loss_is_cross_entropy_to_the_degradation_flags():
+    w = L.LossWeights(gate=2.0)
+    fused, ir, vi = torch.rand(2, 1, 3, 16, 16), torch.rand(2, 1, 1, 16, 16), torch.rand(2, 1, 3, 16, 16)
+    heads = {"gate": torch.tensor([[0.9], [0.2]])}
+    terms = L.FusionLoss(w)(fused, ir, vi, heads, None, torch.tensor([1.0, 0.0]))
+    expected = -2.0 * (np.log(0.9) + np.log(0.8)) / 2
+    assert float(terms["gate"]) == pytest.approx(expected, rel=1e-5)
+    assert "gate" not in L.FusionLoss(L.LossWeights())(fused, ir, vi, heads, None, torch.tensor([1.0, 0.0]))

@@ -138,3 +138,23 @@ def test_shipped_weights_are_the_default():
     assert isinstance(fusion, NetworkFusion) and fusion.version.startswith("temcoco-small-")
     ir, vi = _clip(2 * fusion.temporal_radius + 1, 24, 32)
     assert fusion.fuse(ir, vi).shape == (1, 24, 32, 3)
+
+
+def test_a_closed_gate_gives_the_plain_pyramid_blend():
+    """Gate 0 (a clean input): the luma is the soft Laplacian-pyramid blend with zero logits, the chroma VI's."""
+    from temcoco.model.color import rgb_to_ycbcr
+    from temcoco.model.pyramid import soft_pyramid_blend
+
+    net = _net()
+    torch.nn.init.constant_(net.gate.mlp[2].bias, -1e4)
+    r = net.temporal_radius
+    # mid-range inputs: no RGB clipping, so the YCbCr of the output is exactly what the network formed
+    ir, vi = torch.rand(1, 2 * r + 1, 1, 32, 48) * 0.4 + 0.3, torch.rand(1, 2 * r + 1, 3, 32, 48) * 0.2 + 0.4
+    with torch.no_grad():
+        fused, heads = net(ir, vi, aux=True)
+    assert heads["gate"].shape == (1, 1) and float(heads["gate"]) == 0.0
+    y_vi = rgb_to_ycbcr(vi[0, r : r + 1])
+    blend = soft_pyramid_blend(ir[0, r : r + 1], y_vi[:, :1], torch.zeros(1, 5, 32, 48), net.config.blend_temperature)
+    ycc = rgb_to_ycbcr(fused[0])
+    torch.testing.assert_close(ycc[:, :1], blend.clamp(0, 1), atol=1e-4, rtol=0)  # 0.03 grey levels
+    torch.testing.assert_close(ycc[:, 1:], y_vi[:, 1:], atol=1e-4, rtol=0)

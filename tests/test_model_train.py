@@ -72,9 +72,10 @@ def _log(run: Path) -> list[dict]:
 
 def test_shipped_configs_parse():
     small = TrainConfig.from_toml(CONFIGS_DIR / "small.toml")
-    stage1 = TrainConfig.from_toml(CONFIGS_DIR / "small-stage1.toml")
-    assert Path(small.init_weights) == Path(stage1.out_dir) / "model.safetensors"  # stage 2 starts where 1 ended
-    assert stage1.stop_after < stage1.steps and small.loss.vif > 0 and small.loss.edge > 0
+    stages = [TrainConfig.from_toml(CONFIGS_DIR / f"small-stage{i}.toml") for i in (1, 2)] + [small]
+    for before, after in zip(stages, stages[1:]):  # each stage starts where the one before ended
+        assert Path(after.init_weights) == Path(before.out_dir) / "model.safetensors"
+    assert all(s.stop_after < s.steps for s in stages[:2]) and small.loss.vif > 0 and small.loss.gate > 0
     paper = TrainConfig.from_toml(CONFIGS_DIR / "paper.toml")
     assert small.network == "small" and paper.network == "paper"
     assert small.loss.color == 20.0 and small.loss.temporal == 2.0 and paper.loss.intensity_max == 10.0
@@ -85,8 +86,9 @@ def test_data_and_degradations(tmp_path):
     clips = load_clips(_dataset(tmp_path))
     assert len(clips) == 2 and clips[0].vi_gt.shape == (12, 40, 40, 3)
     batch = WindowSampler(clips, [], 10, 24, SampleMix(clean_prob=0.0, real_prob=0.0), DegradeConfig(), 0).batch(3)
-    assert [b.shape for b in batch] == [(3, 10, 1, 24, 24), (3, 10, 3, 24, 24), (3, 10, 1, 24, 24), (3, 10, 3, 24, 24)]
+    assert [b.shape for b in batch[:4]] == [(3, 10, 1, 24, 24), (3, 10, 3, 24, 24), (3, 10, 1, 24, 24), (3, 10, 3, 24, 24)]
     assert not torch.equal(batch[0], batch[2])  # degraded inputs, clean targets
+    assert batch[4].tolist() == [1.0, 1.0, 1.0]  # and flagged as degraded
     g = torch.Generator().manual_seed(0)
     ir, vi = torch.rand(4, 1, 32, 32) * 0.5, torch.rand(4, 3, 32, 32)
     d_ir = degrade_ir(ir, DegradeConfig(), g)
@@ -169,8 +171,8 @@ def test_clean_samples_are_their_own_targets(tmp_path):
     clips = load_clips(_dataset(tmp_path / "data"))
     pairs = load_pairs(_pairs(tmp_path / "pairs"), ["P_001", "P_002"])
     sampler = WindowSampler(clips, pairs, 6, 24, SampleMix(pair_prob=0.5, clean_prob=1.0), DegradeConfig(), 0)
-    ir_in, vi_in, ir_gt, vi_gt = sampler.batch(6)
-    assert torch.equal(ir_in, ir_gt) and torch.equal(vi_in, vi_gt)
+    ir_in, vi_in, ir_gt, vi_gt, degraded = sampler.batch(6)
+    assert torch.equal(ir_in, ir_gt) and torch.equal(vi_in, vi_gt) and not degraded.any()
 
 
 def test_validation_split_is_never_trained_on(tmp_path):

@@ -7,6 +7,7 @@ JSON network config, so a file fully describes its model.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import torch
@@ -17,6 +18,7 @@ from temcoco.errors import TemcocoError
 from temcoco.model.network import NetworkConfig, TemCoCoNet
 
 FORMAT = "temcoco"
+log = logging.getLogger(__name__)
 
 
 def save_network(net: TemCoCoNet, path: Path, extra: dict[str, str] | None = None) -> None:
@@ -36,17 +38,23 @@ def read_metadata(path: Path) -> dict[str, str]:
         raise TemcocoError(f"weights file {path} is not a valid safetensors file: {exc}") from exc
 
 
-def load_network(path: Path) -> TemCoCoNet:
-    """Build the network a weights file describes and load its weights."""
+def load_network(path: Path, new_modules_ok: bool = False) -> TemCoCoNet:
+    """Build the network a weights file describes and load its weights.
+
+    ``new_modules_ok`` (fine-tuning only): modules of the network that the file lacks keep their
+    initial weights, with a warning naming them; keys the network lacks are still an error.
+    """
     meta = read_metadata(path)
     if meta.get("format") != FORMAT or "config" not in meta:
         raise TemcocoError(f"{path} is not a temcoco weights file (no temcoco config in its metadata)")
     config = NetworkConfig.from_dict(json.loads(meta["config"]), str(path))
     try:
         net = TemCoCoNet(config)
-        net.load_state_dict(load_file(str(path)))
+        missing = net.load_state_dict(load_file(str(path)), strict=not new_modules_ok).missing_keys
     except Exception as exc:
         raise TemcocoError(f"cannot load weights from {path}: {exc}") from exc
+    if missing:
+        log.warning("%s has no weights for %s: they keep their initial values", path, ", ".join(missing))
     return net
 
 

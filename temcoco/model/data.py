@@ -151,7 +151,8 @@ class SampleMix:
 class WindowSampler:
     """Random training windows of ``frames`` frames and ``crop`` x ``crop`` pixels.
 
-    ``batch(n)`` -> ir_in (n, T, 1, c, c), vi_in (n, T, 3, c, c), ir_gt, vi_gt (same shapes).
+    ``batch(n)`` -> ir_in (n, T, 1, c, c), vi_in (n, T, 3, c, c), ir_gt, vi_gt (same shapes) and
+    ``degraded`` (n,): 1.0 where the input is degraded, 0.0 where it is the clean frames.
     """
 
     def __init__(self, clips: list[Clip], pairs: list[Pair], frames: int, crop: int, mix: SampleMix,
@@ -186,7 +187,8 @@ class WindowSampler:
         else:
             ir_in, vi_in, ir_gt, vi_gt = self._sequence_window()
         ir_gt, vi_gt = _to_tensor(ir_gt), _to_tensor(vi_gt)
-        if self._chance(self.mix.clean_prob):
+        degraded = not self._chance(self.mix.clean_prob)
+        if not degraded:
             ir_in, vi_in = ir_gt, vi_gt
         elif ir_in is not None and self._chance(self.mix.real_prob):
             ir_in, vi_in = _to_tensor(ir_in), _to_tensor(vi_in)
@@ -197,7 +199,7 @@ class WindowSampler:
             out = tuple(a.flip(0) for a in out)  # time reversal
         if self._randint(2):
             out = tuple(a.flip(-1) for a in out)
-        return out
+        return (*out, torch.tensor(float(degraded)))
 
     def batch(self, n: int) -> tuple[torch.Tensor, ...]:
         samples = [self._sample() for _ in range(n)]

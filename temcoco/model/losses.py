@@ -32,6 +32,7 @@ class LossWeights:
     dino: float = 1.0
     vif: float = 0.0  # 1 - mean VIF to the two sources (not in the paper: the metric's own definition)
     edge: float = 0.0  # 1 - edge-strength transfer (Qabf's strength term; not in the paper)
+    gate: float = 0.0  # binary cross-entropy of the degradation gate to whether the input was degraded
 
 
 def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
@@ -174,8 +175,9 @@ def distill_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 class FusionLoss:
     """All terms and their weighted total.
 
-    ``__call__(fused (B, T, 3, H, W) RGB, ir (B, T, 1, H, W), vi (B, T, 3, H, W) RGB, heads, targets)``
-    -> dict of each weighted term and ``total``. ``heads`` are the network's distillation
+    ``__call__(fused (B, T, 3, H, W) RGB, ir (B, T, 1, H, W), vi (B, T, 3, H, W) RGB, heads, targets, degraded)``
+    -> dict of each weighted term and ``total``. ``degraded`` (B,) says which samples had degraded
+    inputs (for the gate term, with ``heads["gate"]`` (B, T)). ``heads`` are the network's distillation
     predictions (B, T, C, h, w) and ``targets`` the teachers' features of the clean frames
     (``vis_ir``, ``vis_vi``, ``sem_ir``, ``sem_vi``, each (B*T, C, h', w')); missing keys are skipped.
     """
@@ -190,6 +192,7 @@ class FusionLoss:
         vi: torch.Tensor,
         heads: dict[str, torch.Tensor] | None = None,
         targets: dict[str, torch.Tensor] | None = None,
+        degraded: torch.Tensor | None = None,
     ) -> dict[str, torch.Tensor]:
         b, t = fused.shape[:2]
         ycc_f = rgb_to_ycbcr(fused.float().flatten(0, 1))
@@ -209,6 +212,9 @@ class FusionLoss:
             terms["edge"] = w.edge * edge_loss(y_f, y_vi, y_ir)
         if t >= 2:
             terms["temporal"] = w.temporal * temporal_loss(y_f.view(b, t, *y_f.shape[-2:]), y_ir.view(b, t, *y_ir.shape[-2:]))
+        if w.gate and heads is not None and degraded is not None:  # degraded: (B,) 0 or 1
+            gate = heads["gate"].float().clamp(1e-6, 1 - 1e-6)
+            terms["gate"] = w.gate * F.binary_cross_entropy(gate, degraded.float()[:, None].expand_as(gate))
         for key, target in (targets or {}).items():
             weight = w.vgg if key.startswith("vis") else w.dino
             terms[f"distill_{key}"] = weight * distill_loss(heads[key].float().flatten(0, 1), target.float())

@@ -174,12 +174,30 @@ class Decoder(nn.Module):
         return self.head(self.dec0(torch.cat([x, f0], 1)))
 
 
+class DegradationGate(nn.Module):
+    """Per-frame gate in 0..1: IR and VI 1/4-scale features (N, C, h, w) each -> (N, 1, 1, 1).
+
+    Global average pooling sees the whole frame (noise, stripes, blur are global properties of a
+    camera); starts near 1 (the decoder's output passes).
+    """
+
+    def __init__(self, dim: int, hidden: int = 16) -> None:
+        super().__init__()
+        self.mlp = nn.Sequential(nn.Linear(2 * dim, hidden), nn.LeakyReLU(0.1, inplace=True), nn.Linear(hidden, 1))
+        nn.init.zeros_(self.mlp[2].weight)
+        nn.init.constant_(self.mlp[2].bias, 3.0)
+
+    def forward(self, ir: torch.Tensor, vi: torch.Tensor) -> torch.Tensor:
+        pooled = torch.cat([ir.mean(dim=(-2, -1)), vi.mean(dim=(-2, -1))], 1)
+        return torch.sigmoid(self.mlp(pooled))[..., None, None]
+
+
 class TemCoCoNet(nn.Module):
     """TemCoCo fusion network.
 
     forward(ir (B, T + 2r, 1, H, W), vi (B, T + 2r, 3, H, W), both in 0..1)
-        -> fused RGB (B, T, 3, H, W) in 0..1, and with ``aux=True`` also a dict of
-        distillation predictions for the core frames: ``vis_ir``/``vis_vi``
+        -> fused RGB (B, T, 3, H, W) in 0..1, and with ``aux=True`` also a dict of the core
+        frames' degradation gate ``gate`` (B, T) and distillation predictions: ``vis_ir``/``vis_vi``
         (B, T, 256, H/4, W/4) and ``sem_ir``/``sem_vi`` (B, T, dino_dim, H/4, W/4).
 
     Frame bookkeeping (every temporal op is valid in time): encoder index j is input frame j + 1;
@@ -197,6 +215,7 @@ class TemCoCoNet(nn.Module):
         self.temporal_cooperative = TemporalCooperativeModule(c2, config.align_channels)
         self.skip1, self.skip0 = nn.Conv2d(2 * c1, c1, 1), nn.Conv2d(2 * c0, c0, 1)
         self.decoder = Decoder(config.channels, config.pyramid_levels)
+        self.gate = DegradationGate(c2)
         self.vis_head = nn.Conv2d(c2, VGG_DIM, 1)
         self.sem_head = nn.Conv2d(c2, config.dino_dim, 1)
 
@@ -221,10 +240,12 @@ class TemCoCoNet(nn.Module):
         f2, branches = self.visual_semantic_interaction(e_ir[2].flatten(0, 1), e_vi[2].flatten(0, 1))
         f2 = self.temporal_enhanced(f2.unflatten(0, (b, n - 4)))  # (B, n - 4 - 2w, C, ., .)
         f2 = self.temporal_cooperative(f2)  # (B, T, C, ., .): index j is input frame j + r
-        rgb = self._decode(f2, e_ir, e_vi, ir, vi, t)[..., :h, :w].unflatten(0, (b, t))
+        core = self.first_core
+        gate = self.gate(crop_time(e_ir[2], core, t).flatten(0, 1), crop_time(e_vi[2], core, t).flatten(0, 1))
+        rgb = self._decode(f2, e_ir, e_vi, ir, vi, gate)[..., :h, :w].unflatten(0, (b, t))
         if not aux:
             return rgb
-        return rgb, self._distillation_heads(branches, b, n, t, h, w)
+        return rgb, {"gate": gate.view(b, t), **self._distillation_heads(branches, b, n, t, h, w)}
 
     def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         """(B, n, C, H, W) -> (B, n - 2, C, H', W'): padded to the spatial multiple, channels-last; the
@@ -234,12 +255,13 @@ class TemCoCoNet(nn.Module):
         return x.contiguous(memory_format=torch.channels_last).unflatten(0, (b, n))[:, : n - 2]
 
     def _decode(self, f2: torch.Tensor, e_ir: list[torch.Tensor], e_vi: list[torch.Tensor], ir: torch.Tensor,
-                vi: torch.Tensor, t: int) -> torch.Tensor:
-        """Coordinated features (B, T, C2, H/4, W/4) and encoder skips -> (B * T, 3, H', W') RGB in 0..1."""
-        core, r = self.first_core, self.temporal_radius
+                vi: torch.Tensor, gate: torch.Tensor) -> torch.Tensor:
+        """Coordinated features (B, T, C2, H/4, W/4), encoder skips and the gate (B * T, 1, 1, 1)
+        -> (B * T, 3, H', W') RGB in 0..1."""
+        core, r, t = self.first_core, self.temporal_radius, f2.shape[1]
         f1 = self.skip1(torch.cat([crop_time(e_ir[1], core, t), crop_time(e_vi[1], core, t)], 2).flatten(0, 1))
         f0 = self.skip0(torch.cat([crop_time(e_ir[0], core, t), crop_time(e_vi[0], core, t)], 2).flatten(0, 1))
-        out = self.decoder(f2.flatten(0, 1), f1, f0)
+        out = gate * self.decoder(f2.flatten(0, 1), f1, f0)
         delta, logits = out[:, :3], out[:, 3:]
         ycc_vi = rgb_to_ycbcr(crop_time(vi, r, t).flatten(0, 1))
         y_ir = crop_time(ir, r, t).flatten(0, 1)

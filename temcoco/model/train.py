@@ -139,8 +139,9 @@ def _teachers(cfg: TrainConfig, net: TemCoCoNet, device: torch.device) -> Teache
     return t
 
 
-def _load_weights(path: Path) -> TemCoCoNet | PaperTrainee:
-    return load_trainee(path) if is_paper_weights(path) else load_network(path)
+def _load_weights(path: Path, new_modules_ok: bool = False) -> TemCoCoNet | PaperTrainee:
+    """``new_modules_ok``: a ``small`` network may have modules the file lacks (they keep their init)."""
+    return load_trainee(path) if is_paper_weights(path) else load_network(path, new_modules_ok)
 
 
 def _new_network(name: str) -> TemCoCoNet | PaperTrainee:
@@ -157,7 +158,7 @@ def _start(config: TrainConfig, resume: bool) -> tuple[TemCoCoNet | PaperTrainee
     if ckpt is not None:
         return _load_weights(ckpt / "model.safetensors"), json.loads((ckpt / "state.json").read_text())["step"], ckpt
     if config.init_weights:
-        return _load_weights(Path(config.init_weights)), 0, None
+        return _load_weights(Path(config.init_weights), new_modules_ok=True), 0, None
     return _new_network(config.network), 0, None
 
 
@@ -236,12 +237,13 @@ def train(config: TrainConfig, resume: bool = False, teachers: Teachers | None =
         while step < (config.stop_after or config.steps):
             for g in opt.param_groups:
                 g["lr"] = config.lr * _lr_factor(config, step)
-            ir_in, vi_in, ir_gt, vi_gt = (x.to(device) for x in sampler.batch(config.batch_size))
+            ir_in, vi_in, ir_gt, vi_gt, degraded = (x.to(device) for x in sampler.batch(config.batch_size))
             ir_gt, vi_gt = ir_gt[:, r : ir_gt.shape[1] - r], vi_gt[:, r : vi_gt.shape[1] - r]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
                 targets = teachers.targets(ir_gt.flatten(0, 1), vi_gt.flatten(0, 1))
-                fused, heads = net(ir_in, vi_in, aux=True) if targets else (net(ir_in, vi_in), None)
-            terms = criterion(fused, ir_gt, vi_gt, heads, targets)
+                aux = bool(targets) or config.loss.gate > 0
+                fused, heads = net(ir_in, vi_in, aux=True) if aux else (net(ir_in, vi_in), None)
+            terms = criterion(fused, ir_gt, vi_gt, heads, targets, degraded)
             opt.zero_grad(set_to_none=True)
             terms["total"].backward()
             torch.nn.utils.clip_grad_norm_(net.parameters(), config.grad_clip)
