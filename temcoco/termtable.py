@@ -1,7 +1,7 @@
 """Rows as a plain-text table that fits a terminal without ever breaking a value across lines.
 
 Columns keep their order; each is as wide as its widest value. Columns that do not fit the width
-are left out and named in a note. When not even the first two columns fit side by side, the rows
+are left out and named in a one-line note (the only line that may be wider than the terminal). When not even the first two columns fit side by side, the rows
 are printed as blocks instead, one ``column: value`` line each.
 """
 
@@ -56,19 +56,8 @@ def render(table: TextTable, width: int) -> list[str]:
 
     lines = [line(table.columns), GAP.join("─" * widths[i] for i in kept), *(line(r) for r in table.rows)]
     if left_out:
-        lines.append(_note(left_out, width))
+        lines.append(f"(too wide, left out: {', '.join(left_out)})")
     return lines
-
-
-def _note(left_out: list[str], width: int) -> str:
-    """One line naming the columns left out (as many as fit the width, then how many more)."""
-    head = "(too wide, left out: "
-    for shown in range(len(left_out), 0, -1):
-        rest = f", … {len(left_out) - shown} more)" if shown < len(left_out) else ")"
-        text = head + ", ".join(left_out[:shown]) + rest
-        if cell_len(text) <= width:
-            return text
-    return f"({len(left_out)} columns too wide, left out)"
 
 
 def _pad(text: str, width: int, right: bool) -> str:
