@@ -192,7 +192,7 @@ def _run_clips(job: JobConfig) -> JobSummary:
             tally, method, work = _fuse_clips(job, clips, date)
         except Exception as e:  # the job-level error is the user's message; the summary only records it
             with contextlib.suppress(OSError, TemcocoError):
-                write_failed(job.out, job.job_id, date, started, job.archive, failure_line(e), so)
+                write_failed(job.out, job.job_id, date, started, job.archive, len(clips), failure_line(e), so)
             raise
     _end_of_job_cleanup(job)
     summary = JobSummary(

@@ -86,10 +86,10 @@ def write_finished(out: str, summary: JobSummary, archive: str, storage_options:
                                                   "out": out}, storage_options)
 
 
-def write_failed(out: str, job_id: str, date: str, started: str, archive: str, error: str,
+def write_failed(out: str, job_id: str, date: str, started: str, archive: str, clips: int, error: str,
                  storage_options: dict | None = None) -> None:
     write_json(job_summary(out, job_id), {"job_id": job_id, "date": date, "started": started, "status": "failed",
-                                          "archive": archive, "error": error}, storage_options)
+                                          "archive": archive, "clips": clips, "error": error}, storage_options)
 
 
 def list_jobs(out: str, storage_options: dict | None = None) -> list[JobRecord]:
