@@ -6,7 +6,7 @@ import functools
 import inspect
 import json
 import os
-import shlex
+import shutil
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -19,17 +19,23 @@ from temcoco.errors import TemcocoError
 from temcoco.job import JobConfig
 from temcoco.model.registry import METHODS
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Temporally consistent infrared + visible video fusion (TemCoCo) at archive scale.")
 # Markup off: clip names, paths and errors are printed literally (a clip may be called "cam[night]").
 err = Console(stderr=True, soft_wrap=True, markup=False)
 out = Console(soft_wrap=True, markup=False)
 STATE = {"debug": False}
+DEFAULT_LIMIT = 50  # rows `temcoco metrics` shows in a table unless --limit says otherwise
 
 Method = Annotated[str, typer.Option("--method", "-m", help=f"fusion method: {', '.join(METHODS)}")]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda")]
 Weights = Annotated[Optional[str], typer.Option(help="network weights (.safetensors)")]
 StorageOptions = Annotated[Optional[str], typer.Option("--storage-options", help="fsspec options as JSON (secrets: use AWS_* variables)")]
+
+
+def _examples(*commands: str) -> str:
+    """A command's help epilog: one or two runnable examples, one a line (``\\b``: click keeps the lines)."""
+    return "\b\nExamples:\n" + "\n".join(f"  {c}" for c in commands)
 
 
 def _version_callback(value: bool) -> None:
@@ -56,7 +62,8 @@ def main(
         os.environ.setdefault("RAY_LOG_TO_STDERR", "0")
 
 
-@app.command()
+@app.command(epilog=_examples("temcoco fuse --ir clip_ir.mp4 --vi clip_vi.mp4 -o fused.mp4",
+                             "temcoco fuse --ir ir_frames/ --vi vi_frames/ -o fused.mp4 --method laplacian --chunk 32"))
 def fuse(
     ir: Annotated[str, typer.Option("--ir", help="IR video file or frame folder")],
     vi: Annotated[str, typer.Option("--vi", help="VI video file or frame folder")],
@@ -120,45 +127,45 @@ def job_options(
                      allow_sources=tuple(allow_source or ())), quiet
 
 
-def job_command(command):
+def job_command(*examples: str):
     """Register ``command(job, quiet, ...)`` with every option of :func:`job_options` besides its own,
-    so that ``submit`` and ``schedule`` take the same options and cannot drift apart."""
-    shared = list(inspect.signature(job_options, eval_str=True).parameters.values())
-    own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name not in ("job", "quiet")]
-    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in shared[:2] + own + shared[2:]]
+    so that ``submit`` and ``schedule`` take the same options and cannot drift apart; ``examples``
+    end its help."""
 
-    @functools.wraps(command)
-    def run_command(**options):
-        job, quiet = job_options(**{p.name: options.pop(p.name) for p in shared})
-        return command(job, quiet, **options)
+    def register(command):
+        shared = list(inspect.signature(job_options, eval_str=True).parameters.values())
+        own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name not in ("job", "quiet")]
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in shared[:2] + own + shared[2:]]
 
-    del run_command.__wrapped__  # typer reads the signature below, not the command's own
-    run_command.__signature__ = inspect.Signature(params)
-    run_command.__annotations__ = {p.name: p.annotation for p in params}
-    return app.command(name=command.__name__)(run_command)
+        @functools.wraps(command)
+        def run_command(**options):
+            job, quiet = job_options(**{p.name: options.pop(p.name) for p in shared})
+            return command(job, quiet, **options)
+
+        del run_command.__wrapped__  # typer reads the signature below, not the command's own
+        run_command.__signature__ = inspect.Signature(params)
+        run_command.__annotations__ = {p.name: p.annotation for p in params}
+        return app.command(name=command.__name__, epilog=_examples(*examples))(run_command)
+
+    return register
 
 
-@job_command
+@job_command("temcoco submit ./archive --out ./out --workers 2",
+             "temcoco submit s3://bucket/archive --out s3://bucket/fused --workers 8 --incremental")
 def submit(job: JobConfig, quiet: bool) -> None:
     """Run the archive-fusion flow (Prefect + Ray) and print a summary."""
     from temcoco.flows.fuse_archive import fuse_archive
+    from temcoco.job_view import summary_lines
+    from temcoco.storage.jobs import JobSummary
 
-    summary = _with_live_progress(quiet, lambda: fuse_archive(job))
-    out.print(f"job {summary['job_id']}: {summary['ok']} ok, {summary['failed']} failed, {summary['skipped']} skipped "
-              f"of {summary['clips']} clips, {summary['frames']} frames in {summary['seconds']:.1f} s "
-              f"({summary['method']} {summary['model_version']})"
-              + (f", seam ratio {summary['seam_ratio']:.3f}" if summary.get("seam_ratio") is not None else ""),
-              highlight=False)
-    for clip, reason in summary["failures"].items():
-        out.print(f"  failed {clip}: {reason}")
-    if summary["failed"] > len(summary["failures"]):
-        query = f"SELECT clip_id, error FROM metrics WHERE job_id = '{summary['job_id']}' AND status = 'failed'"
-        out.print(f"  … and {summary['failed'] - len(summary['failures'])} more failed clips: "
-                  f"temcoco metrics {shlex.quote(job.out)} --sql \"{query}\"", highlight=False)  # job ids are safe
-    root = job.out.rstrip("/")
-    out.print(f"videos: {root}/fused/{summary['model_version']}/  report: {root}/reports/{summary['job_id']}.html  "
-              f"metrics: temcoco metrics {job.out}")
-    raise typer.Exit(3 if summary["failed"] else 0)
+    summary = JobSummary.from_json(_with_live_progress(quiet, lambda: fuse_archive(job)))
+    _print_lines(summary_lines(summary, job.out))
+    raise typer.Exit(summary.exit_code)
+
+
+def _print_lines(lines: list[str]) -> None:
+    for line in lines:
+        out.print(line, highlight=False)
 
 
 def _with_live_progress(quiet: bool, run):
@@ -193,7 +200,7 @@ def _with_live_progress(quiet: bool, run):
             stop.set()
 
 
-@job_command
+@job_command('temcoco schedule s3://bucket/archive --out s3://bucket/fused --cron "0 2 * * *" --quiet')
 def schedule(
     job: JobConfig, quiet: bool,
     cron: Annotated[str, typer.Option(help='cron schedule in UTC, e.g. "0 2 * * *"')] = "0 2 * * *",
@@ -207,53 +214,72 @@ def schedule(
     serve(deployment)
 
 
-@app.command()
+@app.command(epilog=_examples(
+    "temcoco metrics demo-out --job demo",
+    "temcoco metrics demo-out --sql \"SELECT clip_id, error FROM metrics WHERE status = 'failed'\" --format csv"))
 def metrics(
     out_: Annotated[str, typer.Argument(metavar="OUT", help="output location of submit")],
-    sql: Annotated[str, typer.Option(help="SQL over the view `metrics`")] = "SELECT * FROM metrics ORDER BY date, job_id, clip_id",
-    format: Annotated[str, typer.Option("--format", help="table, csv or json")] = "table",
+    sql: Annotated[Optional[str], typer.Option(help="SQL over the view `metrics` (instead of the options below)")] = None,
+    columns: Annotated[Optional[str], typer.Option(help="columns to show, e.g. clip_id,status,SSIM (default: a summary)")] = None,
+    all_columns: Annotated[bool, typer.Option("--all-columns", help="show every column")] = False,
+    job: Annotated[Optional[str], typer.Option("--job", help="only this job's rows")] = None,
+    limit: Annotated[Optional[int], typer.Option(min=0, help=f"rows at most; 0: all (default: {DEFAULT_LIMIT} in a table, all otherwise)")] = None,
+    format: Annotated[str, typer.Option("--format", help="table, csv, json (one array) or jsonl (an object a line)")] = "table",
     storage_options: StorageOptions = None,
 ) -> None:
-    """Query the metrics table with SQL (DuckDB)."""
+    """Show the metrics table: by default a summary of every clip, newest job first (DuckDB SQL with --sql)."""
+    from temcoco.metrics_view import LimitedRows, metrics_view, numeric_columns
+    from temcoco.rowformat import FORMATS, write_rows
     from temcoco.storage.fs import parse_storage_options
-    from temcoco.storage.results import query
+    from temcoco.storage.results import query_batches
+    from temcoco.termtable import TextTable, cell, render
 
-    if format not in ("table", "csv", "json"):
-        raise TemcocoError("--format must be table, csv or json")
-    table = query(out_, sql, parse_storage_options(storage_options))
-    rows = table.to_pylist()
-    if format == "json":
-        sys.stdout.write(json.dumps(rows, default=str, ensure_ascii=False) + "\n")
-    elif format == "csv":
-        import csv
-
-        w = csv.DictWriter(sys.stdout, fieldnames=table.column_names)
-        w.writeheader()
-        w.writerows(rows)
-    else:
-        _print_table(table.column_names, rows)
-
-
-def _print_table(columns: list[str], rows: list[dict]) -> None:
-    from rich.table import Table
-
-    t = Table(show_lines=False, header_style="bold")
-    for c in columns:
-        t.add_column(Text(c), overflow="fold")
-    for r in rows:
-        t.add_row(*(Text(_cell(r[c])) for c in columns))
-    Console(width=max(120, out.width), markup=False).print(t)
+    if format not in FORMATS:
+        raise TemcocoError(f"--format must be {', '.join(FORMATS[:-1])} or {FORMATS[-1]}")
+    view = metrics_view(sql, columns, all_columns, job)
+    reader = query_batches(out_, view.sql, parse_storage_options(storage_options))
+    names = reader.schema.names
+    rows = LimitedRows(iter(reader), (DEFAULT_LIMIT if format == "table" else None) if limit is None else limit or None)
+    if format != "table":
+        write_rows(format, names, rows, sys.stdout)
+        if rows.left_out:
+            err.print(f"{rows.left_out} more rows left out by --limit {limit}")
+        return
+    cells = [[cell(r[c], view.shorten.get(c)) for c in names] for r in rows]
+    if not cells and job:
+        raise TemcocoError(f"no rows of job {job!r} under {out_}: `temcoco jobs {out_}` lists the jobs")
+    _print_lines(render(TextTable(names, cells, numeric_columns(reader.schema)), _terminal_width()))
+    if rows.left_out:
+        out.print(f"… {rows.left_out} more rows (--limit 0 shows all)", highlight=False)
 
 
-def _cell(v) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return str(v)
+@app.command(epilog=_examples("temcoco jobs demo-out", "temcoco jobs demo-out --job demo"))
+def jobs(
+    out_: Annotated[str, typer.Argument(metavar="OUT", help="output location of submit")],
+    job: Annotated[Optional[str], typer.Option("--job", help="print this job's summary, as submit did at its end")] = None,
+    storage_options: StorageOptions = None,
+) -> None:
+    """List the jobs under OUT, newest first (one line each); with --job, one job's summary."""
+    from temcoco.job_view import jobs_table, state_lines, summary_lines
+    from temcoco.storage.fs import parse_storage_options
+    from temcoco.storage.jobs import list_jobs, read_job
+    from temcoco.termtable import render
+
+    so = parse_storage_options(storage_options)
+    if job is None:
+        _print_lines(render(jobs_table(list_jobs(out_, so)), _terminal_width()))
+        return
+    record = read_job(out_, job, so)
+    _print_lines(summary_lines(record.summary, out_) if record.summary else state_lines(record, out_))
 
 
-@app.command()
+def _terminal_width() -> int:
+    """The terminal's width (``COLUMNS`` first); 120 when the output is not a terminal."""
+    return shutil.get_terminal_size((120, 24)).columns
+
+
+@app.command(epilog=_examples("temcoco evaluate --ir clip_ir.mp4 --vi clip_vi.mp4 --fused fused.mp4",
+                             "temcoco evaluate --ir clip_ir.mp4 --vi clip_vi.mp4 --fused fused.mp4 --json"))
 def evaluate(
     ir: Annotated[str, typer.Option("--ir", help="IR source (video or frame folder)")],
     vi: Annotated[str, typer.Option("--vi", help="VI source")],
@@ -266,15 +292,17 @@ def evaluate(
     """The metric suite for any fused video."""
     from temcoco.metrics import evaluate_streams
     from temcoco.storage.fs import parse_storage_options
+    from temcoco.termtable import TextTable, cell, render
 
     result = evaluate_streams(ir, vi, fused, ref_ir, ref_vi, parse_storage_options(storage_options))
     if as_json:
         sys.stdout.write(json.dumps(result, default=str) + "\n")
     else:
-        _print_table(["metric", "value"], [{"metric": k, "value": v} for k, v in result.items()])
+        table = TextTable(["metric", "value"], [[k, cell(v)] for k, v in result.items()], {"value"})
+        _print_lines(render(table, _terminal_width()))
 
 
-@app.command()
+@app.command(epilog=_examples("temcoco report demo-out --job demo"))
 def report(
     out_: Annotated[str, typer.Argument(metavar="OUT", help="output location of submit")],
     job: Annotated[str, typer.Option("--job", help="job id")],
@@ -288,7 +316,7 @@ def report(
     out.print(url)
 
 
-@app.command(name="convert-weights")
+@app.command(name="convert-weights", epilog=_examples("temcoco convert-weights VideoFusionNet_495000.pth paper.safetensors"))
 def convert_weights(
     src: Annotated[Path, typer.Argument(metavar="OFFICIAL.pth", help="the authors' checkpoint, e.g. VideoFusionNet_495000.pth")],
     dst: Annotated[Path, typer.Argument(metavar="OUT.safetensors", help="temcoco weights file to write")],
@@ -299,7 +327,7 @@ def convert_weights(
     out.print(convert(src, dst))
 
 
-@app.command()
+@app.command(epilog=_examples("temcoco gc demo-out", "temcoco gc s3://bucket/fused --min-age 48"))
 def gc(
     out_: Annotated[str, typer.Argument(metavar="OUT", help="output location of submit")],
     min_age: Annotated[float, typer.Option(min=0, help="while a job runs, keep temp files younger than this (hours)")] = 24,
@@ -315,7 +343,7 @@ def gc(
     out.print(f"freed {done.freed / 1e6:.1f} MB in {len(done.removed)} places")
 
 
-@app.command()
+@app.command(epilog=_examples("temcoco compact demo-out"))
 def compact(
     out_: Annotated[str, typer.Argument(metavar="OUT", help="output location of submit")],
     storage_options: StorageOptions = None,
@@ -329,7 +357,8 @@ def compact(
               f"({done.deleted} files deleted)")
 
 
-@app.command()
+@app.command(epilog=_examples("temcoco train temcoco/model/configs/small.toml",
+                             "temcoco train temcoco/model/configs/small.toml --resume"))
 def train(
     config: Annotated[Path, typer.Argument(help="training config (.toml), e.g. temcoco/model/configs/small.toml")],
     resume: Annotated[bool, typer.Option(help="continue from the latest checkpoint")] = False,

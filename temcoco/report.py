@@ -28,8 +28,8 @@ import numpy as np
 from temcoco.errors import TemcocoError
 from temcoco.preview import coarsen, reduce_series
 from temcoco.storage import results
-from temcoco.storage.fs import join, open_atomic, read_json
-from temcoco.storage.layout import ClipLayout
+from temcoco.storage.fs import open_atomic, read_json
+from temcoco.storage.layout import ClipLayout, job_report, job_summary, jobs_folder
 
 SHOWN = ("frames", "seconds", "EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM", "PSNR", "flowD", "feaCD",
          "BiSWE", "flowD_seam", "flowD_inner")
@@ -84,10 +84,10 @@ def _path(xs: np.ndarray, ys: np.ndarray) -> str:
 
 def render(out: str, job_id: str, storage_options: dict | None = None) -> str:
     """Write ``OUT/reports/<job_id>.html`` and return its URL (streaming: see the module docstring)."""
-    summary = read_json(join(out, "jobs", f"{job_id}.json"), storage_options)
+    summary = read_json(job_summary(out, job_id), storage_options)
     if summary is None:
-        raise TemcocoError(f"no job {job_id!r} under {out} (see {join(out, 'jobs')})")
-    url = join(out, "reports", f"{job_id}.html")
+        raise TemcocoError(f"no job {job_id!r} under {out} (see {jobs_folder(out)})")
+    url = job_report(out, job_id)
     with ExitStack() as stack:
         parts = {name: stack.enter_context(tempfile.TemporaryFile()) for name in PARTS}
         for n, row in enumerate(results.query_rows(out, _rows_sql(job_id), storage_options)):

@@ -104,6 +104,9 @@ def test_submit_with_bad_clips_exits_3_and_records_reasons(tmp_path):
     assert csv.stdout.splitlines()[0] == "clip_id,status" and len(csv.stdout.splitlines()) == 7
     table = temcoco("metrics", str(out), "--sql", "SELECT clip_id, status FROM metrics ORDER BY clip_id")
     assert "clip 1 vidéo" in table.stdout and "failed" in table.stdout
+    jobs = temcoco("jobs", str(out))
+    assert jobs.stdout.splitlines()[2].split()[-6:] == ["6", "2", "4", "0", "exit", "3"], jobs.stdout
+    assert temcoco("jobs", str(out), "--job", "cli").stdout == p.stdout, "the summary submit printed"
 
 
 def test_archive_with_no_pairs_and_unwritable_output(tmp_path):

@@ -87,3 +87,16 @@ def test_unreachable_object_store_is_a_clear_error_after_retries(tmp_path):
     assert p.returncode == 2
     assert "unreachable after 3 attempts" in p.stderr and "Traceback" not in p.stderr
     assert "do-not-print-me" not in p.stdout + p.stderr
+
+
+def test_jobs_cli_lists_the_s3_job_and_prints_its_summary(s3_job):
+    _, summary, bad = s3_job
+    run = lambda *args: subprocess.run([sys.executable, "-m", "temcoco.cli", "jobs", "s3://archive-bucket/out", *args],  # noqa: E731
+                                       capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "120"})
+    listed = run()
+    assert listed.returncode == 0, listed.stderr
+    [line] = [line for line in listed.stdout.splitlines() if line.startswith("s3job ")]
+    assert line.split()[-6:] == [str(2 + len(bad)), "2", str(len(bad)), "0", "exit", "3"]
+    assert line.split()[1] == summary["started"][:10], "the run's start time, from its summary"
+    printed = run("--job", "s3job").stdout
+    assert printed.startswith(f"job s3job: 2 ok, {len(bad)} failed") and "  failed orphan: " in printed

@@ -9,6 +9,7 @@ plans and waits; it holds only the clips in flight and the job's counts.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 import platform
@@ -30,7 +31,8 @@ from temcoco.job import JobConfig, new_job_id
 from temcoco.metrics import SeamRatio
 from temcoco.storage.archive import Clips, ClipSource, discover
 from temcoco.storage.compaction import compact_after_job
-from temcoco.storage.fs import check_writable, read_json, remove_tree, retrying, write_json
+from temcoco.storage.fs import check_writable, read_json, remove_tree, retrying
+from temcoco.storage.jobs import JobSummary, now_utc, write_failed, write_finished, write_running
 from temcoco.storage.layout import ClipLayout, job_summary, staging
 from temcoco.storage.lease import JobLease
 from temcoco.workers.actor import MethodInfo
@@ -41,24 +43,6 @@ BATCH_CLIPS = 64  # clips per Prefect task run
 BATCHES_IN_FLIGHT = 2  # the next batch starts while the last clips of the one before finish
 CLIPS_IN_FLIGHT_PER_WORKER = 2  # clips a batch runs at once per worker (one waits while one runs)
 FAILURES_KEPT = 100  # failed clips named in the job summary, in clip order (the table has them all)
-
-
-@dataclass
-class JobSummary:
-    job_id: str
-    date: str
-    method: str
-    model_version: str
-    clips: int
-    ok: int
-    failed: int
-    skipped: int
-    seconds: float
-    frames: int
-    failures: dict[str, str]
-    versions: dict[str, str]
-    work_by_node: dict[str, dict[str, int]]
-    seam_ratio: float | None  # flowD at chunk boundaries / flowD inside chunks (1.0: seams invisible)
 
 
 def versions() -> dict[str, str]:
@@ -195,27 +179,29 @@ def run_job(job: JobConfig) -> JobSummary:
 
 
 def _run_clips(job: JobConfig) -> JobSummary:
-    began = time.perf_counter()
+    began, started = time.perf_counter(), now_utc()
     so = job.storage_options
-    summary_url = job_summary(job.out, job.job_id)
     with retrying(f"archive {job.archive}", lambda: discover(job.archive, so, job.allow_sources)) as clips:
         if not clips:
             raise TemcocoError(f"archive {job.archive} has no clips: put pairs in ir/ and vi/ (see DESIGN.md)")
-        earlier = read_json(summary_url, so) or {}
+        earlier = read_json(job_summary(job.out, job.job_id), so) or {}
         date = earlier.get("date") or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
-        write_json(summary_url, {"job_id": job.job_id, "date": date, "status": "running", "archive": job.archive,
-                                 "clips": len(clips)}, so)
+        write_running(job.out, job.job_id, date, started, job.archive, len(clips), so)
         progress().add(clips_total=len(clips))
-        tally, method, work = _fuse_clips(job, clips, date)
+        try:
+            tally, method, work = _fuse_clips(job, clips, date)
+        except Exception as e:  # the job-level error is the user's message; the summary only records it
+            with contextlib.suppress(OSError, TemcocoError):
+                write_failed(job.out, job.job_id, date, started, job.archive, len(clips), failure_line(e), so)
+            raise
     _end_of_job_cleanup(job)
     summary = JobSummary(
         job_id=job.job_id, date=date, method=method.name, model_version=method.version,
         clips=tally.clips, ok=tally.ok, failed=tally.failed, skipped=tally.skipped,
         seconds=time.perf_counter() - began, frames=tally.frames, failures=tally.failures, versions=versions(),
-        work_by_node=work, seam_ratio=tally.seams.value,
+        work_by_node=work, seam_ratio=tally.seams.value, started=started,
     )
-    retrying("the job summary", lambda: write_json(summary_url, {
-        **asdict(summary), "status": "finished", "archive": job.archive, "out": job.out}, so), on=(OSError, TemcocoError))
+    retrying("the job summary", lambda: write_finished(job.out, summary, job.archive, so), on=(OSError, TemcocoError))
     compact_after_job(job.out, job.job_id, so, get_run_logger())
     try:
         report_task(job.out, job.job_id, so)

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass, field
 
 from temcoco.storage.fs import filesystem, is_temp, join, remove_tree
+from temcoco.storage.layout import jobs_folder
 from temcoco.storage.lease import is_held
 
 TEMP_FOLDERS = ("metrics", "jobs", "state", "reports", "fused", "frames")
@@ -33,7 +34,7 @@ def _children(url: str, storage_options: dict | None) -> list[dict]:
 
 
 def _job_ids(out: str, storage_options: dict | None) -> set[str]:
-    return {posixpath.basename(i["name"]).removesuffix(".lease") for i in _children(join(out, "jobs"), storage_options)
+    return {posixpath.basename(i["name"]).removesuffix(".lease") for i in _children(jobs_folder(out), storage_options)
             if i["name"].endswith(".lease")}
 
 

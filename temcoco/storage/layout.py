@@ -35,7 +35,7 @@ class ClipLayout:
     @property
     def fused_video(self) -> str:
         """The fused H.264 video."""
-        return join(self.out, "fused", self.variant, f"{self.key}.mp4")
+        return join(fused_folder(self.out, self.variant), f"{self.key}.mp4")
 
     @property
     def fused_frames(self) -> str:
@@ -77,10 +77,25 @@ def staging(out: str, job_id: str) -> str:
     return join(out, "staging", job_id)
 
 
+def fused_folder(out: str, variant: str) -> str:
+    """The fused videos of one model version."""
+    return join(out, "fused", variant)
+
+
+def jobs_folder(out: str) -> str:
+    """Job summaries and leases (see :mod:`temcoco.storage.jobs`)."""
+    return join(out, "jobs")
+
+
 def job_summary(out: str, job_id: str) -> str:
-    return join(out, "jobs", f"{job_id}.json")
+    return join(jobs_folder(out), f"{job_id}.json")
 
 
 def job_lease(out: str, job_id: str) -> str:
     """Held by the live run of a job id (see :mod:`temcoco.storage.lease`)."""
-    return join(out, "jobs", f"{job_id}.lease")
+    return join(jobs_folder(out), f"{job_id}.lease")
+
+
+def job_report(out: str, job_id: str) -> str:
+    """The job's HTML report."""
+    return join(out, "reports", f"{job_id}.html")

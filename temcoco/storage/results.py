@@ -216,8 +216,6 @@ def dataset(out: str, storage_options: dict | None = None) -> ds.Dataset:
         return table_dataset(fs, list_table(fs, root))
 
 
-
-
 def query(out: str, sql: str, storage_options: dict | None = None) -> pa.Table:
     """Run ``sql`` against the view ``metrics`` with DuckDB."""
     import duckdb
@@ -231,14 +229,18 @@ def query(out: str, sql: str, storage_options: dict | None = None) -> pa.Table:
 def query_rows(out: str, sql: str, storage_options: dict | None = None, batch: int = 1024) -> Iterator[dict]:
     """The rows of ``sql`` (view ``metrics``) one by one, fetched ``batch`` rows at a time, so the
     whole result is never held in memory."""
+    for record_batch in query_batches(out, sql, storage_options, batch):
+        yield from record_batch.to_pylist()
+
+
+def query_batches(out: str, sql: str, storage_options: dict | None = None, batch: int = 1024) -> pa.RecordBatchReader:
+    """The result of ``sql`` (view ``metrics``) as a stream of batches of ``batch`` rows."""
     import duckdb
 
     try:
-        reader = _connect(out, storage_options).sql(sql).to_arrow_reader(batch)
+        return _connect(out, storage_options).sql(sql).to_arrow_reader(batch)
     except duckdb.Error as e:
         raise TemcocoError(f"SQL error: {str(e).splitlines()[0]}") from e
-    for record_batch in reader:
-        yield from record_batch.to_pylist()
 
 
 def _connect(out: str, storage_options: dict | None):
