@@ -66,7 +66,7 @@ class Done:
 def start(run: ClipRun, job: JobConfig, method: FusionMethod, limits: stages.Limits) -> Started | Done:
     """Fingerprint; keep, skip or ingest, plan; a clip with at most one chunk to fuse is completed here."""
     so = job.storage_options
-    fp = fingerprint(run.source, so, job.verify_content)
+    fp = input_identity(run.source, job)
     if run.finished is not None and run.finished.fingerprint == fp:
         return Done(run.finished.summary)  # this job finished it from these inputs: its row stays as it is
     state = read_json(run.layout.state, so) if job.incremental else None
@@ -82,6 +82,14 @@ def start(run: ClipRun, job: JobConfig, method: FusionMethod, limits: stages.Lim
         return Started(ingested, tuple(todo))
     frames = sum(stages.fuse_chunk(run.layout, spec, fp, method, so, inputs) for spec in todo)
     return Done(finish(run, ingested, job, method, inputs).row, len(todo), frames)
+
+
+def input_identity(source: ClipSource, job: JobConfig) -> str:
+    """The clip's fingerprint: the listing identity discovery's listing gave, else its own listing, or
+    with ``--verify-content`` the hash of its bytes (see :mod:`temcoco.storage.identity`)."""
+    if source.identity and not job.verify_content:
+        return source.identity
+    return fingerprint(source, job.storage_options, job.verify_content)
 
 
 def finish(run: ClipRun, ingested: stages.Ingested, job: JobConfig, method: FusionMethod,
