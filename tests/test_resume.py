@@ -197,3 +197,26 @@ def test_on_s3_a_rerun_keeps_rows_redoes_changed_clips_and_an_unchanged_night_re
     assert after["clip1"]["fingerprint"] != before["clip1"]["fingerprint"] and after["clip1"]["status"] == "ok"
     assert {c: after[c] for c in CLIPS if c != "clip1"} == {c: before[c] for c in CLIPS if c != "clip1"}
     assert np.isfinite(after["clip1"]["SSIM"])
+
+
+@pytest.mark.parametrize("where", ["local", "s3"])
+def test_discovery_lists_the_identity_an_actor_would_list(where, tmp_path, s3_server):
+    """A video's identity from discovery's listing equals the one ``fingerprint`` lists for the clip
+    itself (HEAD or stat), and differs from the content fingerprint."""
+    import s3fs
+
+    from temcoco.storage.archive import discover
+    from temcoco.storage.identity import fingerprint
+
+    local = good_archive(tmp_path / "archive", clips=3, frames=4)
+    archive = str(local)
+    if where == "s3":
+        fs = s3fs.S3FileSystem(use_listings_cache=False)
+        fs.mkdir("identity-bucket")
+        s3_archive(fs, local, archive := "s3://identity-bucket/archive")
+    with discover(archive) as clips:
+        sources = {c.clip_id: c for c in clips}
+    assert sources["clip0"].identity is None  # a frame folder: its files are not in discovery's listing
+    for clip in ("clip1", "clip 2 vidéo"):
+        source = sources[clip]
+        assert source.identity and source.identity == fingerprint(source) != fingerprint(source, verify_content=True)
