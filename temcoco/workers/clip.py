@@ -2,9 +2,10 @@
 
 ``start`` fingerprints the clip, keeps it when this job already finished it for these inputs (when
 only the actor can tell: see :mod:`temcoco.storage.finished`), skips it when ``--incremental``
-finds it unchanged since an earlier job, ingests it and plans its chunks. A clip of at most one chunk is decoded into memory, not staged; it, and
-any clip with at most one chunk left to fuse, is fused, finished and recorded in the same
-call (one round trip and no staging for a typical short clip); a longer one comes back as
+finds it unchanged since an earlier job, ingests it and plans its chunks. A clip of at most one
+chunk is decoded into memory, not staged; it, and any clip with at most one chunk left to fuse,
+is fused, finished and recorded in the same call (one round trip and no staging for a typical
+short clip); a longer one comes back as
 :class:`Started`, its chunks are fanned out over the pool, and ``finish`` completes it.
 Every step is idempotent (see :mod:`temcoco.workers.stages`), so a call may be retried whole.
 """
