@@ -37,6 +37,12 @@ NOTES = """
 - Floor (issue 22): a finished job of N clips run again with its job id costs at most the start-up
   plus 5 ms a clip. "Start-up" is a fresh job of one clip (Prefect's temporary server, Ray, the
   actors, the summary, compaction, the report); "a clip" is (rerun - start-up) / N.
+- The finished job of N clips is seeded, not fused (fusing 2,000 tiny clips took over 2 s a clip on
+  this 2-core machine while a training run held one core): one clip is fused for real by `submit`
+  (the start-up run), then its row and report preview are copied for every clip with the clip's
+  own id, sources, video URL and listing identity, and the rows compacted: what a finished job
+  leaves in the table and under reports/ (its videos are not read by a rerun). The half-way and
+  S3 rows run real jobs, at the sizes given.
 - What a rerun costs: discovery's listing of ir/ and vi/ (which gives every video's size and mtime
   or ETag: the clip's identity), one query of the job's rows, then nothing per clip that is kept:
   no actor call, no storage request. The report is rendered again (it reads each clip's preview).
@@ -110,6 +116,25 @@ def seed_finished_job(work: Path, archive: Path, out: Path, job_id: str) -> floa
     return startup
 
 
+def decision(archive: str, out: str, job_id: str, report: Callable[[str, str], None]) -> None:
+    """In one process, what a rerun of ``job_id`` does per clip before any work: discovery's listing,
+    the query of the job's rows, and the walk that keeps or sends each clip (no Prefect, no Ray)."""
+    from temcoco.flows.fuse_archive import Tally, pending
+    from temcoco.job import JobConfig
+    from temcoco.storage.archive import discover
+    from temcoco.storage.finished import finished_clips, with_finished
+
+    job = JobConfig(archive, out, job_id=job_id, method="average")
+    began, cpu = time.perf_counter(), time.process_time()
+    tally = Tally()
+    with discover(archive) as clips, finished_clips(out, job_id) as rows:
+        sent = sum(1 for _ in pending(job, "average-1", with_finished(clips, rows), tally))
+    wall, cpu = time.perf_counter() - began, time.process_time() - cpu
+    report(f"rerun's decision for {tally.clips + sent:,} clips in one process (listing, one query of the job's "
+           "rows, the walk), local", f"{wall:.2f} s wall, {cpu:.2f} s CPU: {1000 * wall / (tally.clips + sent):.2f} ms "
+           f"a clip; kept {tally.kept:,}, sent to an actor {sent}")
+
+
 def s3_requests(clips: int, work: Path, report: Callable[[str, str], None]) -> None:
     """Requests of a rerun, and of an incremental job over the unchanged archive, on moto S3."""
     import fsspec
@@ -167,12 +192,16 @@ def main() -> None:
     ap.add_argument("--clips", type=int, default=2_000, help="clips of the rerun benchmark (issue 22: 2,000)")
     ap.add_argument("--s3-clips", type=int, default=200, help="clips of the moto S3 request count (0: skip)")
     ap.add_argument("--half-clips", type=int, default=200, help="clips of the half-way kill (0: skip)")
+    ap.add_argument("--decision", nargs=3, metavar=("ARCHIVE", "OUT", "JOB"),
+                    help="only time the rerun's decision for a finished job (e.g. one this script seeded)")
     ap.add_argument("--output", default=str(ROOT / "BENCHMARKS.md"))
     args = ap.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="temcoco-resume-"))
     measured: list[tuple[str, str]] = []
     report = reporter(measured, lambda: update_benchmarks(Path(args.output), measured, SECTION, NOTES))  # row by row
-
+    if args.decision:
+        decision(*args.decision, report)
+        return
+    work = Path(tempfile.mkdtemp(prefix="temcoco-resume-"))
     try:
         if args.clips:
             rerun(work, args.clips, report)
