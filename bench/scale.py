@@ -160,16 +160,28 @@ def compaction_seconds(out: str, rows: int) -> tuple[float, float]:
     return write, timed(lambda: compaction.compact(out))
 
 
-def update_benchmarks(path: Path, measured: list[tuple[str, str]]) -> None:
-    """Replace or add ``measured`` rows in the scale section of BENCHMARKS.md (other sections are kept)."""
+def update_benchmarks(path: Path, measured: list[tuple[str, str]], section_title: str = SECTION,
+                      notes: str = NOTES) -> None:
+    """Replace or add ``measured`` rows in the section ``section_title`` of BENCHMARKS.md (other sections are kept)."""
     text = path.read_text() if path.exists() else ""
-    section = text.partition(SECTION)[2].split("\n## ", 1)[0]
+    section = text.partition(section_title)[2].split("\n## ", 1)[0]
     rows = dict(line.strip("|").split(" | ", 1) for line in section.splitlines()
                 if line.startswith("| ") and not line.startswith("| measurement"))
     rows = {k.strip(): v.strip() for k, v in rows.items()} | dict(measured)
     table = "".join(f"| {k} | {v} |\n" for k, v in rows.items())
-    replace_section(path, SECTION, f"Measured on {os.cpu_count()} CPU cores, {time.strftime('%Y-%m-%d')}."
-                    f"\n\n| measurement | result |\n|---|---|\n{table}{NOTES}")
+    replace_section(path, section_title, f"Measured on {os.cpu_count()} CPU cores, {time.strftime('%Y-%m-%d')}."
+                    f"\n\n| measurement | result |\n|---|---|\n{table}{notes}")
+
+
+def reporter(measured: list[tuple[str, str]], after: Callable[[], None] = lambda: None) -> Callable[[str, str], None]:
+    """``report(name, value)``: print a measurement, add it to ``measured``, then call ``after``."""
+
+    def report(name: str, value: str) -> None:
+        print(f"{name:<78} {value}", flush=True)
+        measured.append((name, value))
+        after()
+
+    return report
 
 
 def tiny_archive(root: Path, clips: int) -> Path:
@@ -225,13 +237,18 @@ def _descendants(root: int) -> list[int]:
     return found
 
 
-def submit_run(archive: Path, out: Path) -> Run:
-    """`temcoco submit --method average --workers 2` on ``archive``, its process tree sampled every 0.5 s
-    (a process's CPU is its last sample: one that exits loses at most its last 0.5 s)."""
+def submit_command(archive: Path | str, out: Path | str, *options: str) -> list[str]:
+    """`temcoco submit --method average --workers 2` on ``archive`` with ``options``."""
+    return [sys.executable, "-m", "temcoco.cli", "submit", str(archive), "--out", str(out), "--method", "average",
+            "--workers", "2", "--quiet", *options]
+
+
+def submit_run(archive: Path | str, out: Path | str, *options: str) -> Run:
+    """:func:`submit_command` run, its process tree sampled every 0.5 s (a process's CPU is its last
+    sample: one that exits loses at most its last 0.5 s)."""
     import subprocess
 
-    cmd = [sys.executable, "-m", "temcoco.cli", "submit", str(archive), "--out", str(out), "--method", "average",
-           "--workers", "2", "--quiet"]
+    cmd = submit_command(archive, out, *options)
     began = time.perf_counter()
     driver = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     peak, cpu, workers = 0, {}, set()
@@ -385,10 +402,7 @@ def main() -> None:
     args = ap.parse_args()
     work = Path(tempfile.mkdtemp(prefix="temcoco-scale-"))
     measured: list[tuple[str, str]] = []
-
-    def report(name: str, value: str) -> None:
-        print(f"{name:<78} {value}", flush=True)
-        measured.append((name, value))
+    report = reporter(measured)
 
     if args.only in (None, "table"):
         table(work, args.full, report)

@@ -105,7 +105,11 @@ def job_options(
     method: Method = "temcoco",
     weights: Weights = None,
     chunk: Annotated[int, typer.Option(min=1, help="core frames per chunk (and zarr chunk)")] = 64,
-    incremental: Annotated[bool, typer.Option(help="skip clips already fused with the same inputs and model")] = False,
+    incremental: Annotated[bool, typer.Option(help="skip clips an earlier job fused with the same inputs and model")] = False,
+    redo: Annotated[bool, typer.Option("--redo", help="with a reused --job-id: do every clip again "
+                                       "(default: keep the clips the job already finished)")] = False,
+    verify_content: Annotated[bool, typer.Option("--verify-content", help="identify inputs by hashing their bytes "
+                                                 "(default: size and ETag or mtime from the listing)")] = False,
     device: Device = "auto",
     storage_options: StorageOptions = None,
     keep_staging: Annotated[bool, typer.Option(help="keep the staged inputs of failed clips")] = False,
@@ -123,8 +127,8 @@ def job_options(
         os.environ[STORAGE_OPTIONS_ENV] = storage_options
     return JobConfig(archive=archive, out=out_, job_id=job_id, method=method, weights=weights, workers=workers,
                      cpus_per_worker=cpus_per_worker, chunk=chunk, ray_address=ray_address, incremental=incremental,
-                     device=device, keep_staging=keep_staging, max_retries=max_retries, max_pixels=max_pixels,
-                     allow_sources=tuple(allow_source or ())), quiet
+                     redo=redo, verify_content=verify_content, device=device, keep_staging=keep_staging,
+                     max_retries=max_retries, max_pixels=max_pixels, allow_sources=tuple(allow_source or ())), quiet
 
 
 def job_command(*examples: str):

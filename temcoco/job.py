@@ -28,7 +28,9 @@ class JobConfig:
     cpus_per_worker: int = 1
     chunk: int = 64  # core frames per chunk, and zarr chunk length along time
     ray_address: str | None = None  # None: start a local Ray cluster
-    incremental: bool = False  # skip clips fused before with the same inputs and model
+    incremental: bool = False  # skip clips fused by an earlier job with the same inputs and model
+    redo: bool = False  # a reused job id: do every clip again (default: keep the clips it already finished)
+    verify_content: bool = False  # inputs identified by their bytes' hash, not by their listing (size, ETag/mtime)
     device: str = "auto"
     keep_staging: bool = False  # keep the staged inputs of failed clips (for debugging)
     allow_sources: tuple[str, ...] = ()  # prefixes beyond the archive's store that manifest sources may name

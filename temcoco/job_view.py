@@ -17,8 +17,9 @@ def summary_lines(summary: JobSummary, out: str) -> list[str]:
     """The finished job's summary: counts, failed clips with their reasons (the first ones the summary
     kept), the query that lists the rest, and where its videos, report and metrics are."""
     seams = f", seam ratio {summary.seam_ratio:.3f}" if summary.seam_ratio is not None else ""
+    kept = f" (kept {summary.kept} already done)" if summary.kept else ""
     lines = [f"job {summary.job_id}: {summary.ok} ok, {summary.failed} failed, {summary.skipped} skipped "
-             f"of {summary.clips} clips, {summary.frames} frames in {summary.seconds:.1f} s "
+             f"of {summary.clips} clips{kept}, {summary.frames} frames in {summary.seconds:.1f} s "
              f"({summary.method} {summary.model_version}){seams}"]
     lines += [f"  failed {clip}: {reason}" for clip, reason in summary.failures.items()]
     if summary.failed > len(summary.failures):

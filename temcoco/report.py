@@ -149,7 +149,9 @@ def _summary(s: dict) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in (s.get("versions") or {}).items())
     return (f"<h1>temcoco job {html.escape(s['job_id'])}</h1>"
             f'<p class="summary"><b>{s.get("ok", 0)}</b> ok · <b>{s.get("failed", 0)}</b> failed · '
-            f'<b>{s.get("skipped", 0)}</b> skipped of {s.get("clips", 0)} clips · {s.get("frames", 0)} frames in '
+            f'<b>{s.get("skipped", 0)}</b> skipped of {s.get("clips", 0)} clips'
+            + (f' (kept {s["kept"]} already done)' if s.get("kept") else "")
+            + f' · {s.get("frames", 0)} frames in '
             f'{float(s.get("seconds") or 0):.1f} s · seam ratio {_fmt(s.get("seam_ratio"))} '
             f'· method {html.escape(str(s.get("method")))} '
             f'({html.escape(str(s.get("model_version")))})</p>'

@@ -46,20 +46,27 @@ def prefect_harness():
 
 
 @pytest.fixture(scope="session")
-def s3_server():
+def moto_server():
     """A real S3-API server (moto's) on loopback; AWS_* variables point at it for this session.
 
-    Yields the endpoint URL. Buckets are created by the tests that need them.
+    Yields (server, endpoint URL); ``server.log`` records the requests it serves. Buckets are
+    created by the tests that need them.
     """
     from tests.s3server import start_moto
 
     saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                                             "AWS_DEFAULT_REGION")}
     server, endpoint = start_moto("testing", SECRET_KEY)
-    yield endpoint
+    yield server, endpoint
     server.stop()
     for k, v in saved.items():
         if v is None:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v
+
+
+@pytest.fixture(scope="session")
+def s3_server(moto_server):
+    """The endpoint URL of the session's S3-API server (see ``moto_server``)."""
+    return moto_server[1]

@@ -1,5 +1,6 @@
 """Exactly-once results: killed workers, killed drivers, concurrent jobs."""
 
+import json
 import os
 import signal
 import subprocess
@@ -97,6 +98,27 @@ def test_killed_driver_resumes_from_committed_chunks(archive, reference, tmp_pat
     assert_same_results(tmp_path, reference, "resumed")
 
 
+def test_driver_killed_half_way_then_rerun_does_only_the_clips_left(archive, reference, tmp_path):
+    cmd = [sys.executable, "-m", "temcoco.cli", "submit", str(archive), "--out", str(tmp_path), "--job-id", "half",
+           "--method", "laplacian", "--chunk", "2", "--quiet"]
+    driver = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list(tmp_path.glob("metrics/date=*/job_id=half/[!.]*.parquet")):
+        assert driver.poll() is None, "the job ended before it could be interrupted"
+        time.sleep(0.05)
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait()
+    time.sleep(3)  # a Ray worker outside the process group dies when it sees its raylet gone, maybe after one more row
+    finished = finished_rows(tmp_path, "half")
+    assert 1 <= len(finished) < len(CLIPS), finished.keys()
+    rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0, rerun.stderr
+    assert f"kept {len(finished)} already done" in rerun.stdout
+    assert_same_results(tmp_path, reference, "half")
+    after = finished_rows(tmp_path, "half")
+    assert {c: after[c] for c in finished} == finished and all(np.isfinite(r["SSIM"]) for r in after.values())
+
+
 def test_driver_killed_at_random_points_then_rerun_gives_identical_frames(archive, reference, tmp_path):
     """SIGKILL the whole job (driver and its local Ray) at random moments, twice, then let it finish."""
     import random
@@ -111,9 +133,23 @@ def test_driver_killed_at_random_points_then_rerun_gives_identical_frames(archiv
         except subprocess.TimeoutExpired:
             os.killpg(driver.pid, signal.SIGKILL)
             driver.wait()
+    finished = finished_rows(tmp_path, "random")
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr
     assert_same_results(tmp_path, reference, "random")
+    after = finished_rows(tmp_path, "random")
+    assert {c: after[c] for c in finished} == finished  # every row finished before the rerun: unchanged
+    summary = json.loads((tmp_path / "jobs" / "random.json").read_text())
+    assert summary["kept"] == len(finished) and summary["ok"] == len(CLIPS)  # the rerun did only the clips left
+    assert (f"kept {len(finished)} already done" in rerun.stdout) == bool(finished)
+
+
+def finished_rows(out: Path, job_id: str) -> dict[str, dict]:
+    """Every column of the job's ok rows, by clip id ({} before the job wrote any)."""
+    if not (out / "metrics").exists():
+        return {}
+    sql = f"SELECT * FROM metrics WHERE job_id = '{job_id}' AND status = 'ok'"
+    return {r["clip_id"]: r for r in query(str(out), sql).to_pylist()}
 
 
 def test_two_jobs_on_one_output_do_not_corrupt_each_other(archive, reference, tmp_path):

@@ -21,6 +21,7 @@ from temcoco.storage.keys import clip_id_of, clip_key
 from temcoco.storage.layout import ClipLayout
 from temcoco.storage.lease import JobLease
 from temcoco.storage.results import query, write_row
+from temcoco.storage.identity import fingerprint
 from temcoco.workers import stages
 
 HOSTILE = ["cam 1", "clip vidéo", "cam::1", "cam[1]", "*", "?", "cam%41", "#tag", "-lead", "[bold]x", "cam[/]",
@@ -48,7 +49,7 @@ def test_interleaved_jobs_with_other_methods_never_mix_frames(tmp_path):
     """Job A (average) and job B (max) on one OUT, their chunks interleaved: each variant's frames stay its own."""
     root = write_pair(tmp_path / "pair", 6, 16, 24, seed=1)
     source = ClipSource("yard_a", str(root / "ir"), str(root / "vi"))
-    fp = stages.fingerprint(source)
+    fp = fingerprint(source)
     jobs = {}
     for job, method in (("a", "average"), ("b", "max")):
         fusion = load_method(method)
@@ -68,7 +69,7 @@ def fuse_through_stages(source: ClipSource, out: Path, method: str):
     """Ingest and fuse every chunk of ``source`` (chunks of 2) under ``out``; (layout, ingested)."""
     fusion = load_method(method)
     layout = ClipLayout(str(out), source.clip_id, "j", fusion.version)
-    ingested = stages.ingest(source, layout, stages.fingerprint(source), 2)
+    ingested = stages.ingest(source, layout, fingerprint(source), 2)
     for spec in stages.prepare_output(layout, ingested, 0):
         stages.fuse_chunk(layout, spec, ingested.fingerprint, fusion)
     return layout, ingested
@@ -107,7 +108,7 @@ def test_fingerprints_are_length_framed(tmp_path):
     (a / "ir" / "b.png").write_bytes(b"3")
     (b / "ir").mkdir()
     (b / "ir" / "a.png").write_bytes(b"12ir:b.png\x003")
-    fingerprints = {stages.fingerprint(ClipSource("c", str(r / "ir"), str(r / "vi"))) for r in (a, b)}
+    fingerprints = {fingerprint(ClipSource("c", str(r / "ir"), str(r / "vi")), verify_content=True) for r in (a, b)}
     assert len(fingerprints) == 2
 
 

@@ -13,10 +13,11 @@ from temcoco.job import JobConfig
 FULL = ["s3://bucket/archive", "--out", "s3://bucket/out", "--workers", "3", "--cpus-per-worker", "2",
         "--ray-address", "ray://head:10001", "--method", "laplacian", "--weights", "/models/tuned.safetensors",
         "--chunk", "16", "--device", "cpu", "--storage-options", '{"anon": false}', "--quiet",
-        "--allow-source", "s3://cams/north", "--allow-source", "/mnt/shared"]
+        "--allow-source", "s3://cams/north", "--allow-source", "/mnt/shared", "--redo", "--verify-content"]
 EXPECTED = JobConfig(archive="s3://bucket/archive", out="s3://bucket/out", workers=3, cpus_per_worker=2,
                      ray_address="ray://head:10001", method="laplacian", weights="/models/tuned.safetensors",
-                     chunk=16, device="cpu", allow_sources=("s3://cams/north", "/mnt/shared"))
+                     chunk=16, device="cpu", allow_sources=("s3://cams/north", "/mnt/shared"), redo=True,
+                     verify_content=True)
 
 
 def captured_job(monkeypatch, command: str, args: list[str]) -> JobConfig:

@@ -77,5 +77,5 @@ def test_an_s3_folder_is_listed_page_by_page(s3_server, monkeypatch):
     s3.pipe("listing-bucket/a/ir/frames/0001.png", b"x")
     s3.pipe("listing-bucket/a/ir/", b"")
     monkeypatch.setattr(storage_fs, "LISTING_PAGE", 3)
-    entries = sorted(storage_fs.iter_entries(s3, "listing-bucket/a/ir"))
+    entries = sorted((name, folder) for name, folder, _ in storage_fs.iter_entries(s3, "listing-bucket/a/ir"))
     assert entries == sorted([(f"c{i}.mp4", False) for i in range(7)] + [("frames", True)])

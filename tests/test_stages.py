@@ -1,5 +1,6 @@
 """The archive path's stages in-process: chunked fusion through zarr equals one-pass fusion."""
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ from temcoco.model.registry import METHODS, load_method
 from temcoco.storage.archive import ClipSource
 from temcoco.storage.frames import open_frames
 from temcoco.storage.layout import ClipLayout
+from temcoco.storage.identity import fingerprint
 from temcoco.workers import stages
 
 
@@ -21,7 +23,7 @@ def clip(tmp_path_factory):
 
 def fuse_through_zarr(source: ClipSource, out: str, chunk: int, method) -> np.ndarray:
     layout = ClipLayout(out, source.clip_id, "job", method.version)
-    ingested = stages.ingest(source, layout, stages.fingerprint(source), chunk)
+    ingested = stages.ingest(source, layout, fingerprint(source), chunk)
     for spec in stages.prepare_output(layout, ingested, method.temporal_radius):
         assert stages.fuse_chunk(layout, spec, ingested.fingerprint, method) == spec.stop - spec.start
     assert stages.prepare_output(layout, ingested, method.temporal_radius) == []  # every chunk committed
@@ -39,7 +41,7 @@ def test_chunks_through_zarr_equal_one_pass(clip, tmp_path, method):
 def test_committed_chunks_are_not_fused_again(clip, tmp_path):
     fusion = load_method("average")
     layout = ClipLayout(str(tmp_path), "c", "job", fusion.version)
-    ingested = stages.ingest(clip, layout, stages.fingerprint(clip), 4)
+    ingested = stages.ingest(clip, layout, fingerprint(clip), 4)
     first = stages.prepare_output(layout, ingested, 0)
     assert stages.fuse_chunk(layout, first[0], ingested.fingerprint, fusion) == 4
     assert stages.fuse_chunk(layout, first[0], ingested.fingerprint, fusion) == 0  # duplicated work item: skipped
@@ -52,14 +54,29 @@ def test_committed_chunks_are_not_fused_again(clip, tmp_path):
     assert [s.start for s in stages.prepare_output(ClipLayout(str(tmp_path), "c", "job2", fusion.version), again, 0)] == [4, 8]
 
 
-def test_fingerprint_follows_content(clip, tmp_path):
-    before = stages.fingerprint(clip)
-    assert stages.fingerprint(clip) == before
+@pytest.mark.parametrize("verify_content", [False, True])
+def test_fingerprint_follows_content(clip, tmp_path, verify_content):
+    before = fingerprint(clip, verify_content=verify_content)
+    assert fingerprint(clip, verify_content=verify_content) == before
     path = sorted(Path(clip.vi).iterdir())[0]
     data = path.read_bytes()
     try:
         path.write_bytes(data + b"\0")
-        assert stages.fingerprint(clip) != before
+        assert fingerprint(clip, verify_content=verify_content) != before
+    finally:
+        path.write_bytes(data)
+
+
+def test_only_the_content_fingerprint_sees_a_rewrite_that_keeps_size_and_mtime(clip):
+    """The listing identity is what rsync compares: a same-size rewrite with the old mtime is invisible to it."""
+    path = sorted(Path(clip.vi).iterdir())[0]
+    data, stat = path.read_bytes(), path.stat()
+    listed, content = fingerprint(clip), fingerprint(clip, verify_content=True)
+    try:
+        path.write_bytes(bytes(255 - b for b in data))
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        assert fingerprint(clip) == listed
+        assert fingerprint(clip, verify_content=True) != content
     finally:
         path.write_bytes(data)
 
@@ -96,5 +113,5 @@ def test_ingest_probes_each_source_once(clip, tmp_path, monkeypatch):
     real_probe = pairing.probe
     monkeypatch.setattr(pairing, "probe", lambda url, *args: probed.append(url) or real_probe(url, *args))
     layout = ClipLayout(str(tmp_path), "c", "job", "v")
-    stages.ingest(clip, layout, stages.fingerprint(clip), 4)
+    stages.ingest(clip, layout, fingerprint(clip), 4)
     assert sorted(probed) == sorted([clip.ir, clip.vi])

@@ -1,5 +1,9 @@
 """The archive-fusion flow: discover pairs, then per clip fingerprint -> ingest -> fuse -> finish -> row.
 
+A rerun of a job id keeps the clips the job already finished for the same inputs and model (their
+rows untouched; known from one query of the job's rows, see :mod:`temcoco.storage.finished`) and
+runs the rest; ``--redo`` runs every clip again.
+
 Prefect tracks clips in batches: one task run per ``BATCH_CLIPS`` clips, with a table of its
 clips' results (a task run costs the driver about 13 ms and the Prefect server a database row:
 too much per clip for 60,000 clips a night). The Ray actor pool runs the stages: a short clip
@@ -31,10 +35,12 @@ from temcoco.job import JobConfig, new_job_id
 from temcoco.metrics import SeamRatio
 from temcoco.storage.archive import Clips, ClipSource, discover
 from temcoco.storage.compaction import compact_after_job
+from temcoco.storage.finished import FinishedClip, finished_clips, with_finished
 from temcoco.storage.fs import check_writable, read_json, remove_tree, retrying
 from temcoco.storage.jobs import JobSummary, now_utc, write_failed, write_finished, write_running
 from temcoco.storage.layout import ClipLayout, job_summary, staging
 from temcoco.storage.lease import JobLease
+from temcoco.storage.spill import SortedRecords, sort_records
 from temcoco.workers.actor import MethodInfo
 from temcoco.workers.clip import ClipRun, Started, publish
 from temcoco.workers.pool import WorkerPool, failure_line
@@ -69,25 +75,34 @@ def versions() -> dict[str, str]:
 
 
 @dataclass(frozen=True)
+class PendingClip:
+    """A clip to run, with this job's finished row of it when only its inputs' identity (which the actor
+    computes) decides whether that row is kept."""
+
+    source: ClipSource
+    finished: FinishedClip | None = None
+
+
+@dataclass(frozen=True)
 class ClipBatch:
     """Clips tracked by one Prefect task run (with a table of per-clip results)."""
 
     number: int
-    sources: tuple[ClipSource, ...]
+    clips: tuple[PendingClip, ...]
 
     @property
     def label(self) -> str:
-        first, last = self.sources[0].clip_id, self.sources[-1].clip_id
-        return f"{self.number}: {first}" + (f" .. {last} ({len(self.sources)} clips)" if len(self.sources) > 1 else "")
+        first, last = self.clips[0].source.clip_id, self.clips[-1].source.clip_id
+        return f"{self.number}: {first}" + (f" .. {last} ({len(self.clips)} clips)" if len(self.clips) > 1 else "")
 
 
-def batches(clips: Iterable[ClipSource], size: int) -> Iterator[ClipBatch]:
+def batches(clips: Iterable[PendingClip], size: int) -> Iterator[ClipBatch]:
     clips = iter(clips)
     for number in itertools.count(1):
-        sources = tuple(itertools.islice(clips, size))
-        if not sources:
+        group = tuple(itertools.islice(clips, size))
+        if not group:
             return
-        yield ClipBatch(number, sources)
+        yield ClipBatch(number, group)
 
 
 @task(name="clips", cache_policy=NO_CACHE, task_run_name="clips {batch.label}")
@@ -95,9 +110,9 @@ def clip_batch(batch: ClipBatch, job: JobConfig, method: MethodInfo, date: str, 
     """Every clip of ``batch``, ``CLIPS_IN_FLIGHT_PER_WORKER`` per worker at a time; their summary fields
     (their rows are written). One broken clip never sinks the batch: it is a failed row."""
     logger = get_run_logger()
-    threads = max(1, min(len(batch.sources), CLIPS_IN_FLIGHT_PER_WORKER * len(pool.actors)))
+    threads = max(1, min(len(batch.clips), CLIPS_IN_FLIGHT_PER_WORKER * len(pool.actors)))
     with ThreadPoolExecutor(threads, thread_name_prefix="clip") as executor:
-        rows = list(executor.map(lambda source: run_clip(source, job, method, date, pool), batch.sources))
+        rows = list(executor.map(lambda clip: run_clip(clip, job, method, date, pool), batch.clips))
     for row in rows:
         if row["status"] == "failed":
             logger.warning("clip %s failed: %s", row["clip_id"], row["error"])
@@ -109,10 +124,12 @@ def clip_batch(batch: ClipBatch, job: JobConfig, method: MethodInfo, date: str, 
     return rows
 
 
-def run_clip(source: ClipSource, job: JobConfig, method: MethodInfo, date: str, pool: WorkerPool) -> dict:
+def run_clip(clip: PendingClip, job: JobConfig, method: MethodInfo, date: str, pool: WorkerPool) -> dict:
     """All stages of one clip; always returns its summary fields (``failed`` with a reason if needed),
-    its row written (by the actor, or here for a clip that failed)."""
-    run = ClipRun(source, ClipLayout(job.out, source.clip_id, job.job_id, method.version), date, time.time())
+    its row written (by the actor, or here for a clip that failed) or kept."""
+    source = clip.source
+    run = ClipRun(source, ClipLayout(job.out, source.clip_id, job.job_id, method.version), date, time.time(),
+                  clip.finished)
     try:
         if source.error:
             raise ClipError(source.error)
@@ -150,6 +167,7 @@ class Tally:
     ok: int = 0
     failed: int = 0
     skipped: int = 0
+    kept: int = 0
     frames: int = 0
     failures: dict[str, str] = field(default_factory=dict)
     seams: SeamRatio = field(default_factory=SeamRatio)
@@ -158,6 +176,7 @@ class Tally:
         self.clips += 1
         status = row["status"]
         setattr(self, status, getattr(self, status) + 1)
+        self.kept += bool(row.get("kept"))
         if status == "ok":
             self.frames += row.get("frames") or 0
             self.seams.add(row)
@@ -189,7 +208,7 @@ def _run_clips(job: JobConfig) -> JobSummary:
         write_running(job.out, job.job_id, date, started, job.archive, len(clips), so)
         progress().add(clips_total=len(clips))
         try:
-            tally, method, work = _fuse_clips(job, clips, date)
+            tally, method, work = _fuse_clips(job, clips, date, resumed=bool(earlier) and not job.redo)
         except Exception as e:  # the job-level error is the user's message; the summary only records it
             with contextlib.suppress(OSError, TemcocoError):
                 write_failed(job.out, job.job_id, date, started, job.archive, len(clips), failure_line(e), so)
@@ -197,7 +216,7 @@ def _run_clips(job: JobConfig) -> JobSummary:
     _end_of_job_cleanup(job)
     summary = JobSummary(
         job_id=job.job_id, date=date, method=method.name, model_version=method.version,
-        clips=tally.clips, ok=tally.ok, failed=tally.failed, skipped=tally.skipped,
+        clips=tally.clips, ok=tally.ok, failed=tally.failed, skipped=tally.skipped, kept=tally.kept,
         seconds=time.perf_counter() - began, frames=tally.frames, failures=tally.failures, versions=versions(),
         work_by_node=work, seam_ratio=tally.seams.value, started=started,
     )
@@ -210,13 +229,15 @@ def _run_clips(job: JobConfig) -> JobSummary:
     return summary
 
 
-def _fuse_clips(job: JobConfig, clips: Clips, date: str) -> tuple[Tally, MethodInfo, dict]:
+def _fuse_clips(job: JobConfig, clips: Clips, date: str, resumed: bool) -> tuple[Tally, MethodInfo, dict]:
     """Every clip, a batch at a time, at most ``BATCHES_IN_FLIGHT`` batches in flight; their rows
-    folded into a :class:`Tally` as batches end. Returns it, the workers' method and their work by node."""
+    folded into a :class:`Tally` as batches end. A ``resumed`` job keeps the clips it already finished
+    (see :func:`pending`). Returns the tally, the workers' method and their work by node."""
     tally = Tally()
-    with WorkerPool(job) as pool:
+    with WorkerPool(job) as pool, _finished_rows(job, resumed) as finished:
         in_flight: deque = deque()
-        for batch in batches(clips, BATCH_CLIPS):
+        todo = pending(job, pool.method.version, with_finished(clips, finished), tally)
+        for batch in batches(todo, BATCH_CLIPS):
             if len(in_flight) == BATCHES_IN_FLIGHT:
                 for row in in_flight.popleft().result():
                     tally.add(row)
@@ -225,6 +246,31 @@ def _fuse_clips(job: JobConfig, clips: Clips, date: str) -> tuple[Tally, MethodI
             for row in future.result():
                 tally.add(row)
         return tally, pool.method, pool.work_by_node()
+
+
+def _finished_rows(job: JobConfig, resumed: bool) -> SortedRecords:
+    """The job's finished rows (one query), when it resumes; else none."""
+    if not resumed:
+        return sort_records((), key=lambda record: record[0])
+    return finished_clips(job.out, job.job_id, job.storage_options)
+
+
+def pending(job: JobConfig, model_version: str, clips: Iterable[tuple[ClipSource, FinishedClip | None]],
+            tally: Tally) -> Iterator[PendingClip]:
+    """The clips to run. A clip this job finished with this model and these sources is kept (its row
+    untouched, added to ``tally``) when discovery's listing gives its inputs' identity and that is the
+    identity its row was made from; when only the actor can tell (frame folders, manifest sources,
+    ``--verify-content``) the row goes with the clip."""
+    for source, row in clips:
+        if row is None or not row.made_from(source, model_version):
+            yield PendingClip(source)
+        elif source.identity is None or job.verify_content:
+            yield PendingClip(source, row)
+        elif row.fingerprint == source.identity:
+            tally.add(row.summary)
+            progress().add(clips_done=1)
+        else:
+            yield PendingClip(source)  # its inputs changed since
 
 
 def _end_of_job_cleanup(job: JobConfig) -> None:

@@ -13,6 +13,7 @@ from fsspec.core import split_protocol
 
 from temcoco.errors import TemcocoError
 from temcoco.storage.fs import filesystem, iter_entries, join
+from temcoco.storage.identity import file_entry, listing_identity
 from temcoco.storage.spill import SortedRecords, sort_records
 from temcoco.storage.video import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS
 
@@ -26,7 +27,8 @@ class ClipSource:
     """One clip of the archive. ``error`` says why it cannot be fused (then ir/vi may be None).
 
     ``line`` is set for a manifest entry whose clip id is not unique, so that each such entry
-    gets a row of its own.
+    gets a row of its own. ``identity`` is the sources' listing identity when discovery's own listing
+    told it (video files in ``ir/`` and ``vi/``; see :mod:`temcoco.storage.identity`), else None.
     """
 
     clip_id: str
@@ -34,6 +36,7 @@ class ClipSource:
     vi: str | None
     error: str | None = None
     line: int | None = None
+    identity: str | None = None
 
     @property
     def row_key(self) -> str:
@@ -69,7 +72,7 @@ def discover(archive: str, storage_options: dict | None = None, allow_sources: I
         raise TemcocoError(
             f"archive {archive} has neither ir/ and vi/ folders nor a {MANIFEST}: see DESIGN.md 'Archive layout'"
         )
-    entries = sort_records(_listing_entries(fs, root), key=lambda entry: entry)
+    entries = sort_records(_listing_entries(fs, root), key=lambda entry: entry[:3])
     ids = sum(1 for _ in itertools.groupby(entries, key=lambda entry: entry[0]))
     return Clips(entries, lambda group: [_paired_clip(archive, group)], count=ids)
 
@@ -101,20 +104,22 @@ class Clips:
         self.close()
 
 
-def _listing_entries(fs, root: str) -> Iterator[tuple[str, str, str]]:
-    """(clip id, side, entry name) of every entry of ``root/ir`` and ``root/vi`` (a video file's stem
-    is its clip id, a frame folder's name is); hidden names are left out."""
+def _listing_entries(fs, root: str) -> Iterator[tuple[str, str, str, list | None]]:
+    """(clip id, side, entry name, its identity entry) of every entry of ``root/ir`` and ``root/vi`` (a
+    video file's stem is its clip id, a frame folder's name is; a folder has no identity entry: its
+    files are not listed here); hidden names are left out."""
     for side in ("ir", "vi"):
-        for name, is_folder in iter_entries(fs, posixpath.join(root, side)):
+        for name, is_folder, info in iter_entries(fs, posixpath.join(root, side)):
             if not name.startswith("."):
-                yield name if is_folder else posixpath.splitext(name)[0], side, name
+                clip_id = name if is_folder else posixpath.splitext(name)[0]
+                yield clip_id, side, name, None if is_folder else list(file_entry(".", info))
 
 
 def _paired_clip(archive: str, group: list[tuple]) -> ClipSource:
     """The clip of one clip id's entries (see ``_listing_entries``), or why it cannot be fused."""
     clip_id = group[0][0]
-    irs = [name for _, side, name in group if side == "ir"]
-    vis = [name for _, side, name in group if side == "vi"]
+    irs = [name for _, side, name, _ in group if side == "ir"]
+    vis = [name for _, side, name, _ in group if side == "vi"]
     error = unusable_clip_id(clip_id)
     if not irs:
         error = error or f"no infrared partner: ir/{clip_id}.* is missing"
@@ -124,8 +129,10 @@ def _paired_clip(archive: str, group: list[tuple]) -> ClipSource:
         error = error or f"ambiguous: several sources named {clip_id!r} ({', '.join(irs + vis)})"
     else:
         error = error or _unsupported(irs[0]) or _unsupported(vis[0])
+    files = [(side, [tuple(entry)]) for _, side, _, entry in group if entry is not None]
+    identity = listing_identity(files) if not error and len(files) == 2 else None
     return ClipSource(clip_id, join(archive, "ir", irs[0]) if irs else None,
-                      join(archive, "vi", vis[0]) if vis else None, error)
+                      join(archive, "vi", vis[0]) if vis else None, error, identity=identity)
 
 
 def _unsupported(name: str) -> str | None:

@@ -208,23 +208,28 @@ def check_writable(url: str, storage_options: dict | None = None) -> None:
 LISTING_PAGE = 1_000  # entries fetched per round trip of a streamed object-store listing
 
 
-def iter_entries(fs: fsspec.AbstractFileSystem, path: str) -> Iterator[tuple[str, bool]]:
-    """(name, is a folder) of each entry directly under ``path``, streamed: a local folder is scanned,
-    an S3 prefix is listed page by page (nothing is cached). Other stores give their whole listing
-    (``fs.ls``) first."""
+Entry = tuple[str, bool, dict]  # (name, is a folder, what the listing says of it: size, ETag or mtime, ...)
+
+
+def iter_entries(fs: fsspec.AbstractFileSystem, path: str) -> Iterator[Entry]:
+    """(name, is a folder, listing entry) of each entry directly under ``path``, streamed: a local folder
+    is scanned (a file's entry: its size and mtime, as ``fs.info`` gives them), an S3 prefix is listed
+    page by page (nothing is cached). Other stores give their whole listing (``fs.ls``) first."""
     if isinstance(fs, LocalFileSystem):
         with os.scandir(path) as entries:
             for entry in entries:
-                yield entry.name, entry.is_dir()
+                folder = entry.is_dir()
+                stat = None if folder else entry.stat()
+                yield entry.name, folder, {} if folder else {"size": stat.st_size, "mtime": stat.st_mtime}
         return
     if fs.protocol[0] in ("s3", "s3a") and hasattr(fs, "_iterdir"):
         yield from _s3_entries(fs, path)
         return
     for info in fs.ls(path, detail=True):
-        yield posixpath.basename(info["name"].rstrip("/")), info["type"] == "directory"
+        yield posixpath.basename(info["name"].rstrip("/")), info["type"] == "directory", info
 
 
-def _s3_entries(fs, path: str) -> Iterator[tuple[str, bool]]:
+def _s3_entries(fs, path: str) -> Iterator[Entry]:
     """s3fs's own paginated listing (``_iterdir``), ``LISTING_PAGE`` entries a call on its event loop."""
     from fsspec.asyn import sync
 
@@ -245,6 +250,6 @@ def _s3_entries(fs, path: str) -> Iterator[tuple[str, bool]]:
             for info in batch:
                 name = info["name"].rstrip("/")[len(bucket) + 1 + len(prefix):]
                 if name:  # not the prefix's own placeholder object, when there is one
-                    yield name, info["type"] == "directory"
+                    yield name, info["type"] == "directory", info
     finally:
         sync(fs.loop, pages.aclose)

@@ -39,6 +39,7 @@ class JobSummary:
     work_by_node: dict[str, dict[str, int]] = field(default_factory=dict)
     seam_ratio: float | None = None  # flowD at chunk boundaries / flowD inside chunks (1.0: seams invisible)
     started: str | None = None  # ISO 8601 UTC; summaries of earlier versions lack it
+    kept: int = 0  # clips (counted in ok and skipped) that an earlier run of this job id had finished: not redone
 
     @classmethod
     def from_json(cls, data: dict) -> JobSummary:

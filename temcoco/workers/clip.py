@@ -1,9 +1,11 @@
 """One clip as an actor runs it: few round trips, and the clip's row written where it was made.
 
-``start`` fingerprints the clip, skips it when ``--incremental`` finds it unchanged, ingests it
-and plans its chunks. A clip of at most one chunk is decoded into memory, not staged; it, and
-any clip with at most one chunk left to fuse, is fused, finished and recorded in the same
-call (one round trip and no staging for a typical short clip); a longer one comes back as
+``start`` fingerprints the clip, keeps it when this job already finished it for these inputs (when
+only the actor can tell: see :mod:`temcoco.storage.finished`), skips it when ``--incremental``
+finds it unchanged since an earlier job, ingests it and plans its chunks. A clip of at most one
+chunk is decoded into memory, not staged; it, and any clip with at most one chunk left to fuse,
+is fused, finished and recorded in the same call (one round trip and no staging for a typical
+short clip); a longer one comes back as
 :class:`Started`, its chunks are fanned out over the pool, and ``finish`` completes it.
 Every step is idempotent (see :mod:`temcoco.workers.stages`), so a call may be retried whole.
 """
@@ -21,7 +23,9 @@ from temcoco.model.base import FusionMethod
 from temcoco.overlap import ChunkSpec
 from temcoco.storage import results
 from temcoco.storage.archive import ClipSource
+from temcoco.storage.finished import FinishedClip
 from temcoco.storage.fs import read_json, remove_tree, retrying, write_json
+from temcoco.storage.identity import fingerprint
 from temcoco.storage.layout import ClipLayout
 from temcoco.workers import stages
 
@@ -33,12 +37,14 @@ SUMMARY_FIELDS = ("clip_id", "status", "error", "frames", "seconds", "flowD_seam
 
 @dataclass(frozen=True)
 class ClipRun:
-    """What the driver passes with every call of one clip: where it goes, and when it began (epoch s)."""
+    """What the driver passes with every call of one clip: where it goes, when it began (epoch s), and
+    this job's finished row of it, kept when the clip's inputs still have the identity it was made from."""
 
     source: ClipSource
     layout: ClipLayout
     date: str
     began: float
+    finished: FinishedClip | None = None
 
 
 @dataclass(frozen=True)
@@ -59,11 +65,14 @@ class Done:
 
 
 def start(run: ClipRun, job: JobConfig, method: FusionMethod, limits: stages.Limits) -> Started | Done:
-    """Fingerprint, skip or ingest, plan; a clip with at most one chunk to fuse is completed here."""
+    """Fingerprint; keep, skip or ingest, plan; a clip with at most one chunk to fuse is completed here."""
     so = job.storage_options
-    fp = stages.fingerprint(run.source, so)
+    fp = input_identity(run.source, job)
+    if run.finished is not None and run.finished.fingerprint == fp:
+        return Done(run.finished.summary)  # this job finished it from these inputs: its row stays as it is
     state = read_json(run.layout.state, so) if job.incremental else None
-    if state and state.get("fingerprint") == fp and state.get("pipeline") == stages.PIPELINE_VERSION:
+    if (state and state.get("job_id") != job.job_id  # an earlier job's: this job's own rows are never made skipped
+            and state.get("fingerprint") == fp and state.get("pipeline") == stages.PIPELINE_VERSION):
         return Done(publish(run, job, method, {
             "status": "skipped", "note": f"unchanged since job {state['job_id']}",
             **{k: state.get(k) for k in STATE_FIELDS}}))
@@ -74,6 +83,14 @@ def start(run: ClipRun, job: JobConfig, method: FusionMethod, limits: stages.Lim
         return Started(ingested, tuple(todo))
     frames = sum(stages.fuse_chunk(run.layout, spec, fp, method, so, inputs) for spec in todo)
     return Done(finish(run, ingested, job, method, inputs).row, len(todo), frames)
+
+
+def input_identity(source: ClipSource, job: JobConfig) -> str:
+    """The clip's fingerprint: the listing identity discovery's listing gave, else its own listing, or
+    with ``--verify-content`` the hash of its bytes (see :mod:`temcoco.storage.identity`)."""
+    if source.identity and not job.verify_content:
+        return source.identity
+    return fingerprint(source, job.storage_options, job.verify_content)
 
 
 def finish(run: ClipRun, ingested: stages.Ingested, job: JobConfig, method: FusionMethod,

@@ -7,7 +7,6 @@ same bytes or skips.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import posixpath
 import time
@@ -65,44 +64,6 @@ class Ingested:
 Inputs = Mapping[str, "np.ndarray | zarr.Array"]  # "ir" (T, H, W, 1) and "vi" (T, H, W, 3), uint8
 
 PIPELINE_VERSION = "2"  # bump when ingest, pairing, fusion or encoding semantics change: --incremental redoes every clip
-
-
-def fingerprint(source: ClipSource, storage_options: dict | None = None) -> str:
-    """Content fingerprint of a clip's two sources: BLAKE2b over every file's name and bytes,
-    each length-framed (so no two different sets of files hash alike by shifting bytes)."""
-    digest = hashlib.blake2b(digest_size=16)
-
-    def framed(data: bytes) -> None:
-        digest.update(len(data).to_bytes(8, "little") + data)
-
-    for side, url in (("ir", source.ir), ("vi", source.vi)):
-        fs, path = filesystem(url, storage_options)
-        try:
-            files = dict(sorted(fs.find(path, detail=True).items())) if fs.isdir(path) else {path: fs.info(path)}
-        except FileNotFoundError as e:
-            raise ClipError(f"{url} disappeared while reading it") from e
-        except OSError as e:
-            raise ClipError(f"cannot list {url}: {e}") from e
-        framed(f"{side}:{len(files)}".encode())
-        for name, info in files.items():
-            framed(posixpath.relpath(name, path).encode())
-            digest.update(int(info.get("size") or 0).to_bytes(8, "little"))
-            _hash_file(fs, name, url, int(info.get("size") or 0), digest)
-    return digest.hexdigest()
-
-
-def _hash_file(fs, name: str, url: str, size: int, digest) -> None:
-    """Add the bytes of ``name`` to ``digest``; ClipError if it vanishes or changes size meanwhile."""
-    read = 0
-    try:
-        with fs.open(name, "rb") as f:
-            while block := f.read(1 << 22):
-                digest.update(block)
-                read += len(block)
-    except FileNotFoundError as e:
-        raise ClipError(f"{url} disappeared while reading it") from e
-    if read != size:
-        raise ClipError(f"{url} changed while reading it ({size} bytes listed, {read} read)")
 
 
 @dataclass(frozen=True)
