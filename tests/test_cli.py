@@ -1,6 +1,7 @@
 """The CLI as a user meets it: exit codes, one-line errors, in-process `fuse`."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -104,7 +105,8 @@ def test_submit_with_bad_clips_exits_3_and_records_reasons(tmp_path):
     assert csv.stdout.splitlines()[0] == "clip_id,status" and len(csv.stdout.splitlines()) == 7
     table = temcoco("metrics", str(out), "--sql", "SELECT clip_id, status FROM metrics ORDER BY clip_id")
     assert "clip 1 vidéo" in table.stdout and "failed" in table.stdout
-    jobs = temcoco("jobs", str(out))
+    jobs = subprocess.run([sys.executable, "-m", "temcoco.cli", "jobs", str(out)], capture_output=True, text=True,
+                          timeout=120, env={**os.environ, "COLUMNS": "120"})
     assert jobs.stdout.splitlines()[2].split()[-6:] == ["6", "2", "4", "0", "exit", "3"], jobs.stdout
     assert temcoco("jobs", str(out), "--job", "cli").stdout == p.stdout, "the summary submit printed"
 

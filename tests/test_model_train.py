@@ -72,10 +72,11 @@ def _log(run: Path) -> list[dict]:
 
 def test_shipped_configs_parse():
     small = TrainConfig.from_toml(CONFIGS_DIR / "small.toml")
-    stages = [TrainConfig.from_toml(CONFIGS_DIR / f"small-stage{i}.toml") for i in (1, 2)] + [small]
+    stages = [TrainConfig.from_toml(CONFIGS_DIR / f"small-stage{i}.toml") for i in (1, 2, 3)] + [small]
     for before, after in zip(stages, stages[1:]):  # each stage starts where the one before ended
         assert Path(after.init_weights) == Path(before.out_dir) / "model.safetensors"
-    assert all(s.stop_after < s.steps for s in stages[:2]) and small.loss.vif > 0 and small.loss.gate > 0
+    assert all(s.stop_after < s.steps for s in stages[:3]) and small.loss.vif > 0 and small.loss.gate > 0
+    assert small.gate_lr_scale > 1
     paper = TrainConfig.from_toml(CONFIGS_DIR / "paper.toml")
     assert small.network == "small" and paper.network == "paper"
     assert small.loss.color == 20.0 and small.loss.temporal == 2.0 and paper.loss.intensity_max == 10.0

@@ -74,6 +74,7 @@ class TrainConfig:
     amp: bool = True  # bf16 autocast on CUDA
     max_minutes: float = 0.0  # stop (and save) after this wall time; 0: no limit
     stop_after: int = 0  # stop (and save) at this step, the schedule still planned for ``steps``; 0: at ``steps``
+    gate_lr_scale: float = 1.0  # the degradation gate's learning rate, in multiples of ``lr``
     init_weights: str = ""  # start from these weights (fine-tuning)
     vgg_weights: str = ""  # VGG19 checkpoint; empty: torchvision's file in the torch hub cache
     dino: str = ""  # DINOv2: torch.hub repo clone, transformers directory or HF model id (local files only)
@@ -178,6 +179,17 @@ def _log_step(logf, config: TrainConfig, terms: dict, lr: float, step: int, star
     )
 
 
+def _param_groups(net: torch.nn.Module, config: TrainConfig) -> list[dict]:
+    """The gate's parameters (if any) in a group of their own, at ``gate_lr_scale`` times the rate: its
+    decision needs weights far larger than Adam's steps at the network's rate reach in a short run."""
+    gate = {id(p) for p in net.gate.parameters()} if hasattr(net, "gate") else set()
+    rest = [p for p in net.parameters() if id(p) not in gate]
+    groups = [{"params": rest, "lr_scale": 1.0}]
+    if gate:
+        groups.append({"params": [p for p in net.parameters() if id(p) in gate], "lr_scale": config.gate_lr_scale})
+    return groups
+
+
 def validation_split(config: TrainConfig) -> ValidationSplit:
     """The held-out data of a training config (bench/quality.py scores it)."""
     return ValidationSplit(
@@ -222,7 +234,7 @@ def train(config: TrainConfig, resume: bool = False, teachers: Teachers | None =
     (out / "config.json").write_text(json.dumps(dataclasses.asdict(config), indent=1))
     net, start, ckpt = _start(config, resume)
     net.to(device)
-    opt = torch.optim.AdamW(net.parameters(), lr=config.lr, weight_decay=1e-4)
+    opt = torch.optim.AdamW(_param_groups(net, config), lr=config.lr, weight_decay=1e-4)
     if ckpt is not None:
         load_optimizer(opt, ckpt / "optimizer.safetensors")
         log.info("resumed from %s (step %d)", ckpt, start)
@@ -236,7 +248,7 @@ def train(config: TrainConfig, resume: bool = False, teachers: Teachers | None =
     with (out / "losses.jsonl").open("a") as logf:
         while step < (config.stop_after or config.steps):
             for g in opt.param_groups:
-                g["lr"] = config.lr * _lr_factor(config, step)
+                g["lr"] = config.lr * g["lr_scale"] * _lr_factor(config, step)
             ir_in, vi_in, ir_gt, vi_gt, degraded = (x.to(device) for x in sampler.batch(config.batch_size))
             ir_gt, vi_gt = ir_gt[:, r : ir_gt.shape[1] - r], vi_gt[:, r : vi_gt.shape[1] - r]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
