@@ -61,7 +61,7 @@ def test_occlusion_mask_forward_backward() -> None:
 
 def test_flowd_zero_for_known_translation() -> None:
     prev, cur = translating(2, dx=2, dy=1)
-    (flow_back,) = temporal.DisFlow()([(cur.vi, prev.vi)])
+    (flow_back,) = temporal.DisFlow(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)([(cur.vi, prev.vi)])  # the finer preset
     inner = (slice(8, -8), slice(8, -8))
     np.testing.assert_allclose(np.median(flow_back[inner].reshape(-1, 2), axis=0), [-2, -1], atol=0.05)
     compensated = temporal.flowd_map(prev.fused_f32, cur.fused_f32, flow_back)[inner].mean()
@@ -163,23 +163,23 @@ def test_raft_from_safetensors(tmp_path, monkeypatch) -> None:
     path = tmp_path / "raft_small.safetensors"
     save_file(raft_small(weights=None).state_dict(), str(path))
     monkeypatch.setenv(temporal.RAFT_ENV, str(path))
-    flowd_flow, biswe_flow = temporal.make_flows("raft")
-    assert flowd_flow is biswe_flow and flowd_flow.name == "raft"
+    flow = temporal.make_flow("raft")
+    assert flow.name == "raft"
     frames = small_clip()
-    flows = flowd_flow([(frames[1].vi, frames[0].vi), (frames[1].ir, frames[0].ir)])
+    flows = flow([(frames[1].vi, frames[0].vi), (frames[1].ir, frames[0].ir)])
     assert [f.shape for f in flows] == [(64, 64, 2)] * 2 and all(f.dtype == np.float32 for f in flows)
     r = run(MetricConfig(flow="raft", feacd=False), frames[:2])
     assert r["flow_method"] == "raft" and math.isfinite(r["flowD"])
     if not torch.cuda.is_available():
-        assert temporal.make_flows("auto")[0].name == "dis"  # RAFT on a CPU core is too slow for auto
+        assert temporal.make_flow("auto").name == "dis"  # RAFT on a CPU core is too slow for auto
 
 
 def test_raft_requested_without_weights() -> None:
     with pytest.raises(TemcocoError, match="RAFT weights"):
-        temporal.make_flows("raft")
-    assert temporal.make_flows("auto")[0].name == "dis"
+        temporal.make_flow("raft")
+    assert temporal.make_flow("auto").name == "dis"
     with pytest.raises(ValueError):
-        temporal.make_flows("farneback")
+        temporal.make_flow("farneback")
 
 
 def test_raft_in_hub_cache() -> None:
@@ -189,4 +189,4 @@ def test_raft_in_hub_cache() -> None:
     path.parent.mkdir(parents=True)
     torch.save(raft_small(weights=None).state_dict(), path)
     assert temporal.find_raft_weights() == path
-    assert temporal.make_flows("raft")[0].name == "raft"
+    assert temporal.make_flow("raft").name == "raft"

@@ -24,8 +24,9 @@ from functools import cached_property
 
 import cv2
 import numpy as np
+import torch
 
-from temcoco.metrics.ops import NumpyOps, Ops
+from temcoco.metrics.ops import Ops, TorchOps
 
 _EPS_VIF = 1e-10
 _SIGMA_NSQ = 2.0  # VIF visual-noise variance
@@ -127,18 +128,18 @@ def difference_metrics(batch: Batch) -> dict[str, np.ndarray]:
     ops, f = batch.ops, batch.f
     dx, dy = f[..., :, 1:] - f[..., :, :-1], f[..., 1:, :] - f[..., :-1, :]
     sf = np.sqrt(ops.numpy(ops.frame_mean(dx * dx)) + ops.numpy(ops.frame_mean(dy * dy)))
-    gx, gy = ops.xp.zeros_like(f), ops.xp.zeros_like(f)
+    gx, gy = torch.zeros_like(f), torch.zeros_like(f)
     gx[..., :, 1:-1] = (dx[..., :, 1:] + dx[..., :, :-1]) / 2
     gx[..., :, 0], gx[..., :, -1] = dx[..., :, 0], dx[..., :, -1]
     gy[..., 1:-1, :] = (dy[..., 1:, :] + dy[..., :-1, :]) / 2
     gy[..., 0, :], gy[..., -1, :] = dy[..., 0, :], dy[..., -1, :]
-    ag = ops.numpy(ops.frame_mean(ops.xp.sqrt((gx * gx + gy * gy) / 2)))
+    ag = ops.numpy(ops.frame_mean(torch.sqrt((gx * gx + gy * gy) / 2)))
     return {"SF": sf, "AG": ag}
 
 
 def _sigmoid(ops: Ops, x, scale: float, slope: float, centre: float):
     """scale / (1 + exp(-slope (x - centre)))."""
-    return scale / (1 + ops.xp.exp((x - centre) * -slope))
+    return scale / (1 + torch.exp((x - centre) * -slope))
 
 
 def _qabf_edges(ops: Ops, x) -> tuple:
@@ -146,27 +147,27 @@ def _qabf_edges(ops: Ops, x) -> tuple:
     gx, gy = ops.sobel(x, zero_border=True)
     sx = -gx  # CDDFuse convolves with [[-1 0 1]...]: the correlation's negative
     zero = sx == 0
-    angle = ops.xp.where(zero, math.pi / 2, ops.atan(gy / ops.xp.where(zero, 1.0, sx)))
-    return ops.xp.sqrt(sx * sx + gy * gy), angle
+    angle = torch.where(zero, math.pi / 2, ops.atan(gy / torch.where(zero, 1.0, sx)))
+    return torch.sqrt(sx * sx + gy * gy), angle
 
 
 def _nabf_edges(ops: Ops, x) -> tuple:
     """Sobel/8 magnitude and orientation atan(gv/gh) (sign(gv) pi/2 where gh == 0), reflect-101 border."""
     gv, gh = (g / 8 for g in ops.sobel(x, zero_border=False))
     zero = gh == 0
-    angle = ops.xp.where(zero, ops.xp.sign(gv) * (math.pi / 2), ops.atan(gv / ops.xp.where(zero, 1.0, gh)))
-    return ops.xp.sqrt(gv * gv + gh * gh), angle
+    angle = torch.where(zero, torch.sign(gv) * (math.pi / 2), ops.atan(gv / torch.where(zero, 1.0, gh)))
+    return torch.sqrt(gv * gv + gh * gh), angle
 
 
 def qabf_metric(batch: Batch) -> np.ndarray:
     """Qabf = Σ(Q^{AF} g_A + Q^{BF} g_B) / Σ(g_A + g_B) (Xydeas & Petrovic, CDDFuse constants and G ratio)."""
-    ops, xp = batch.ops, batch.ops.xp
+    ops = batch.ops
     g_f, a_f = _qabf_edges(ops, batch.f)
     num = den = 0
     for s in batch.sources:
         g_s, a_s = _qabf_edges(ops, s)
-        ratio = xp.where(g_s == g_f, g_f, xp.minimum(g_s, g_f) / xp.where(g_s == g_f, 1.0, xp.maximum(g_s, g_f)))
-        orient = 1 - xp.abs(a_s - a_f) / (math.pi / 2)
+        ratio = torch.where(g_s == g_f, g_f, torch.minimum(g_s, g_f) / torch.where(g_s == g_f, 1.0, torch.maximum(g_s, g_f)))
+        orient = 1 - torch.abs(a_s - a_f) / (math.pi / 2)
         q = _sigmoid(ops, ratio, 0.9994, 15, 0.5) * _sigmoid(ops, orient, 0.9879, 22, 0.8)
         num = num + ops.numpy(ops.frame_sum(q * g_s))
         den = den + ops.numpy(ops.frame_sum(g_s))
@@ -175,18 +176,18 @@ def qabf_metric(batch: Batch) -> np.ndarray:
 
 def nabf_metric(batch: Batch) -> np.ndarray:
     """Nabf = Σ[g_F > g_A, g_B]·((1-Q^{AF})w_A + (1-Q^{BF})w_B) / Σ(w_A + w_B), w = g^1.5 if g >= 2 else .001."""
-    ops, xp = batch.ops, batch.ops.xp
+    ops = batch.ops
     g_f, a_f = _nabf_edges(ops, batch.f)
     edges = [_nabf_edges(ops, s) for s in batch.sources]
     artefact = (g_f > edges[0][0]) & (g_f > edges[1][0])
     num = den = 0
     for g_s, a_s in edges:
         either_zero = (g_s == 0) | (g_f == 0)
-        ratio = xp.where(either_zero, 0.0, xp.minimum(g_s, g_f) / xp.where(either_zero, 1.0, xp.maximum(g_s, g_f)))
-        orient = xp.abs(xp.abs(a_s - a_f) - math.pi / 2) * (2 / math.pi)
-        q = xp.sqrt(_sigmoid(ops, ratio, 0.9999, 19, 0.5) * _sigmoid(ops, orient, 0.9995, 22, 0.5))
-        w = xp.where(g_s >= 2, g_s * xp.sqrt(g_s), 0.001)
-        num = num + ops.numpy(ops.frame_sum(xp.where(artefact, (1 - q) * w, 0.0)))
+        ratio = torch.where(either_zero, 0.0, torch.minimum(g_s, g_f) / torch.where(either_zero, 1.0, torch.maximum(g_s, g_f)))
+        orient = torch.abs(torch.abs(a_s - a_f) - math.pi / 2) * (2 / math.pi)
+        q = torch.sqrt(_sigmoid(ops, ratio, 0.9999, 19, 0.5) * _sigmoid(ops, orient, 0.9995, 22, 0.5))
+        w = torch.where(g_s >= 2, g_s * torch.sqrt(g_s), 0.001)
+        num = num + ops.numpy(ops.frame_sum(torch.where(artefact, (1 - q) * w, 0.0)))
         den = den + ops.numpy(ops.frame_sum(w))
     return num / den
 
@@ -215,8 +216,8 @@ def ssim_metric(batch: Batch) -> np.ndarray:
 def _pool2(ops: Ops, x):
     """piq's MS-SSIM downsampling: replicate-pad top/left by 1 if a side is odd, then 2×2 average pooling."""
     if x.shape[-2] % 2 or x.shape[-1] % 2:
-        x = ops.xp.concatenate([x[..., :1, :], x], -2)
-        x = ops.xp.concatenate([x[..., :, :1], x], -1)
+        x = torch.concatenate([x[..., :1, :], x], -2)
+        x = torch.concatenate([x[..., :, :1], x], -1)
     h, w = x.shape[-2] // 2 * 2, x.shape[-1] // 2 * 2
     x = x[..., :h, :w]
     return (x[..., 0::2, 0::2] + x[..., 0::2, 1::2] + x[..., 1::2, 0::2] + x[..., 1::2, 1::2]) / 4
@@ -253,16 +254,16 @@ def ms_ssim_metric(batch: Batch) -> np.ndarray:
 def _vif_terms(ops: Ops, s1, s2, s12) -> tuple[np.ndarray, np.ndarray]:
     """VIFp numerator and denominator (B,) of one scale from local (co)variances (CDDFuse/sewar edge cases);
     s2 clamped at 0 already."""
-    xp, e = ops.xp, _EPS_VIF
+    e = _EPS_VIF
     s1 = s1.clip(min=0)
     g = s12 / (s1 + e)
     sv = s2 - g * s12
     flat = s1 < e  # flat reference: g = 0, sv = s2, s1 = 0
-    g, sv, s1 = xp.where(flat, 0.0, g), xp.where(flat, s2, sv), xp.where(flat, 0.0, s1)
+    g, sv, s1 = torch.where(flat, 0.0, g), torch.where(flat, s2, sv), torch.where(flat, 0.0, s1)
     flat = s2 < e  # flat distorted: g = 0, sv = 0
-    g, sv = xp.where(flat, 0.0, g), xp.where(flat, 0.0, sv)
+    g, sv = torch.where(flat, 0.0, g), torch.where(flat, 0.0, sv)
     negative = g < 0  # g < 0: sv = s2, g = 0
-    sv, g = xp.where(negative, s2, sv), xp.where(negative, 0.0, g)
+    sv, g = torch.where(negative, s2, sv), torch.where(negative, 0.0, g)
     sv = sv.clip(min=e) + _SIGMA_NSQ
     num = ops.frame_sum(ops.log10(1 + g * g * s1 / sv))
     return ops.numpy(num), ops.numpy(ops.frame_sum(ops.log10(1 + s1 / _SIGMA_NSQ)))
@@ -314,7 +315,7 @@ def reference_batch(ops: Ops, f, ra, rb) -> dict[str, np.ndarray]:
 
 # --- one metric of one frame, float64 (the functions the cross-checks test) ---------------------
 
-_FLOAT64 = NumpyOps(np.float64)
+_FLOAT64 = TorchOps("cpu", torch.float64)
 
 
 def _one(metric, f: np.ndarray, a: np.ndarray | None = None, b: np.ndarray | None = None) -> float:

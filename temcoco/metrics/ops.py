@@ -1,13 +1,11 @@
-"""Array back ends of the metric suite: numpy + OpenCV on the CPU, torch on CUDA.
+"""The metric suite's array operations: torch tensors on the actor's device, batches of frames (B, H, W).
 
-The suite (``temcoco.metrics.fusion``) is written once against :class:`Ops`; arrays are
-batches of frames (B, H, W). Elementwise arithmetic is the array library's own (``ops.xp``:
-numpy or torch); filters, reductions and histograms are methods here.
-
-Why two: on one CPU core torch's conv2d takes 21 ms for a separable 11-tap filter of a
-640×480 frame and avg_pool2d 16 ms for a 7×7 box, against 0.4 and 0.5 ms with OpenCV
-(BENCHMARKS.md), so the CPU keeps OpenCV filters; torch's vectorised atan and log10 are
-used there too (2-7× numpy's). On CUDA everything is torch, batched over a chunk's frames.
+Elementwise arithmetic is torch's own; filters, reductions and histograms are
+methods here. On CUDA the filters are conv2d over the whole batch. On the CPU they are
+OpenCV's, frame by frame on the tensors' memory (no copy): on one core torch's conv2d takes
+21 ms for a separable 11-tap filter of a 640×480 frame and avg_pool2d 16 ms for a 7×7 box,
+against 0.4 and 0.5 ms with OpenCV (BENCHMARKS.md), while torch's elementwise operations
+(vectorised atan, exp, log10, where) are as fast as numpy's or faster.
 """
 
 from __future__ import annotations
@@ -22,84 +20,21 @@ SOBEL_X = np.array([[-1, 0, 1], [-2, 0, 2], [-1, 0, 1]], np.float32)
 SOBEL_Y = SOBEL_X.T.copy()
 
 
-class NumpyOps:
-    """numpy arrays, OpenCV filters, one frame at a time inside a batch; float32 unless told."""
-
-    xp = np
-
-    def __init__(self, dtype: type = np.float32) -> None:
-        self.dtype = np.dtype(dtype)
-        self._cv = cv2.CV_32F if self.dtype == np.float32 else cv2.CV_64F
-
-    def asarray(self, x) -> np.ndarray:
-        """(B, H, W) array of this back end's dtype."""
-        return np.ascontiguousarray(x, dtype=self.dtype)
-
-    def stack(self, xs: list[np.ndarray]) -> np.ndarray:
-        return np.stack(xs)
-
-    def _frames(self, x: np.ndarray, fn) -> np.ndarray:
-        return np.stack([fn(np.ascontiguousarray(frame)) for frame in x])
-
-    def sep_filter_valid(self, x: np.ndarray, k: np.ndarray) -> np.ndarray:
-        """(B, H, W) filtered by the outer product of 1-D kernel k (odd n): (B, H-n+1, W-n+1)."""
-        r, k = len(k) // 2, k.astype(self.dtype)
-        return self._frames(x, lambda f: cv2.sepFilter2D(f, self._cv, k, k, borderType=cv2.BORDER_CONSTANT)
-                            [r:-r, r:-r])
-
-    def box_sum_valid(self, x: np.ndarray, n: int) -> np.ndarray:
-        """(B, H, W) sums over n×n windows: (B, H-n+1, W-n+1)."""
-        r = n // 2
-        return self._frames(x, lambda f: cv2.boxFilter(f, -1, (n, n), normalize=False,
-                                                       borderType=cv2.BORDER_CONSTANT)[r:-r, r:-r])
-
-    def sobel(self, x: np.ndarray, zero_border: bool) -> tuple[np.ndarray, np.ndarray]:
-        """(B, H, W) -> Sobel x and y responses (SOBEL_X, SOBEL_Y correlation), border zero or reflect-101."""
-        border = cv2.BORDER_CONSTANT if zero_border else cv2.BORDER_REFLECT_101
-        gx = self._frames(x, lambda f: cv2.Sobel(f, self._cv, 1, 0, ksize=3, borderType=border))
-        gy = self._frames(x, lambda f: cv2.Sobel(f, self._cv, 0, 1, ksize=3, borderType=border))
-        return gx, gy
-
-    def atan(self, x: np.ndarray) -> np.ndarray:
-        return torch.atan(torch.from_numpy(x)).numpy()
-
-    def log10(self, x: np.ndarray) -> np.ndarray:
-        return torch.log10(torch.from_numpy(x)).numpy()
-
-    def frame_sum(self, x: np.ndarray) -> np.ndarray:
-        """(B, H, W) -> (B,) float64 sums."""
-        return x.reshape(len(x), -1).sum(axis=1, dtype=np.float64)
-
-    def frame_mean(self, x: np.ndarray) -> np.ndarray:
-        return self.frame_sum(x) / (x.shape[-1] * x.shape[-2])
-
-    def gram(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """x (B, C, H, W) -> per frame the channel sums (B, C) and Gram matrix Σ x_i x_j (B, C, C), float64."""
-        flat = x.reshape(*x.shape[:2], -1).astype(np.float64)
-        return flat.sum(axis=2), flat @ flat.transpose(0, 2, 1)
-
-    def histograms(self, index: np.ndarray, bins: int) -> np.ndarray:
-        """(B, H, W) integer bin indices in [0, bins) -> (B, bins) float64 counts."""
-        return np.stack([np.bincount(i.ravel(), minlength=bins) for i in index]).astype(np.float64)
-
-    def levels(self, x: np.ndarray) -> np.ndarray:
-        """(B, H, W) 0..255 -> intp grey levels (round, clip)."""
-        return np.clip(np.rint(x), 0, 255).astype(np.intp)
-
-    def numpy(self, x) -> np.ndarray:
-        return np.asarray(x)
-
-
 class TorchOps:
-    """torch tensors on one device, batched filters (conv2d); float32 unless told."""
+    """torch tensors on one device; float32 unless told (float64: the one-metric reference functions)."""
 
-    xp = torch
-
-    def __init__(self, device: str | torch.device = "cuda", dtype: torch.dtype = torch.float32) -> None:
+    def __init__(self, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32) -> None:
         self.device, self.dtype = torch.device(device), dtype
+        self._opencv = self.device.type == "cpu"
+        self._cv = cv2.CV_32F if dtype == torch.float32 else cv2.CV_64F
+
+    def _frames(self, x: torch.Tensor, fn) -> torch.Tensor:
+        """fn (H, W) numpy -> (h, w) numpy, applied to each frame of x (B, H, W) on the CPU."""
+        return torch.from_numpy(np.stack([fn(np.ascontiguousarray(frame)) for frame in x.numpy()]))
 
     def asarray(self, x) -> torch.Tensor:
-        return torch.as_tensor(x).to(self.device, self.dtype)
+        """x (B, H, W) as a contiguous tensor of this device and dtype."""
+        return torch.as_tensor(x).to(self.device, self.dtype).contiguous()
 
     def stack(self, xs: list[torch.Tensor]) -> torch.Tensor:
         return torch.stack(xs)
@@ -108,14 +43,30 @@ class TorchOps:
         return torch.as_tensor(np.asarray(k, np.float64)).to(self.device, self.dtype)
 
     def sep_filter_valid(self, x: torch.Tensor, k: np.ndarray) -> torch.Tensor:
+        """(B, H, W) filtered by the outer product of 1-D kernel k (odd n): (B, H-n+1, W-n+1)."""
+        if self._opencv:
+            r, kn = len(k) // 2, np.asarray(k, x.numpy().dtype)
+            return self._frames(x, lambda f: cv2.sepFilter2D(f, self._cv, kn, kn, borderType=cv2.BORDER_CONSTANT)
+                                [r:-r, r:-r])
         kt = self._kernel(k)
         y = F.conv2d(x[:, None], kt.view(1, 1, -1, 1))
         return F.conv2d(y, kt.view(1, 1, 1, -1))[:, 0]
 
     def box_sum_valid(self, x: torch.Tensor, n: int) -> torch.Tensor:
+        """(B, H, W) sums over n×n windows: (B, H-n+1, W-n+1)."""
+        if self._opencv:
+            r = n // 2
+            return self._frames(x, lambda f: cv2.boxFilter(f, -1, (n, n), normalize=False,
+                                                           borderType=cv2.BORDER_CONSTANT)[r:-r, r:-r])
         return F.avg_pool2d(x[:, None], n, stride=1, divisor_override=1)[:, 0]
 
     def sobel(self, x: torch.Tensor, zero_border: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, H, W) -> Sobel x and y responses (SOBEL_X, SOBEL_Y correlation), border zero or reflect-101."""
+        if self._opencv:
+            border = cv2.BORDER_CONSTANT if zero_border else cv2.BORDER_REFLECT_101
+            kernels = (SOBEL_X.astype(x.numpy().dtype), SOBEL_Y.astype(x.numpy().dtype))  # 3×3, not separable:
+            return tuple(self._frames(x, lambda f, k=k: cv2.filter2D(f, self._cv, k, borderType=border))  # the
+                         for k in kernels)  # sums of the reference's order (ties of magnitudes compare alike)
         weight = self._kernel(np.stack([SOBEL_X, SOBEL_Y]))[:, None]
         padded = F.pad(x[:, None], (1, 1, 1, 1), mode="constant" if zero_border else "reflect")
         g = F.conv2d(padded, weight)
@@ -128,29 +79,28 @@ class TorchOps:
         return torch.log10(x)
 
     def frame_sum(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, H, W) -> (B,) float64 sums."""
         return x.reshape(len(x), -1).sum(dim=1, dtype=torch.float64)
 
     def frame_mean(self, x: torch.Tensor) -> torch.Tensor:
         return self.frame_sum(x) / (x.shape[-1] * x.shape[-2])
 
     def gram(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x (B, C, H, W) -> per frame the channel sums (B, C) and Gram matrix Σ x_i x_j (B, C, C), float64."""
         flat = x.reshape(*x.shape[:2], -1).double()
         return flat.sum(dim=2), flat @ flat.transpose(1, 2)
 
     def histograms(self, index: torch.Tensor, bins: int) -> torch.Tensor:
+        """(B, H, W) integer bin indices in [0, bins) -> (B, bins) float64 counts."""
         offset = torch.arange(len(index), device=index.device).view(-1, 1, 1) * bins
         return torch.bincount((index + offset).flatten(), minlength=len(index) * bins).view(-1, bins).double()
 
     def levels(self, x: torch.Tensor) -> torch.Tensor:
+        """(B, H, W) 0..255 -> int64 grey levels (round half to even, as numpy's rint; clip)."""
         return torch.round(x).clamp(0, 255).long()
 
     def numpy(self, x) -> np.ndarray:
         return x.cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
-Ops = NumpyOps | TorchOps
-
-
-def ops_for(device: str | torch.device) -> Ops:
-    """The back end of a torch device: torch on CUDA, numpy + OpenCV on the CPU."""
-    return TorchOps(device) if torch.device(device).type == "cuda" else NumpyOps()
+Ops = TorchOps
