@@ -84,7 +84,7 @@ def main() -> None:
         ("ref_metrics", ms(lambda: fusion.reference_batch(ops, *planes), args.repeat) / batch, "ref_PSNR + ref_SSIM"),
     ]
 
-    flow = temporal.make_flow("dis")
+    flowd_flow, flow = temporal.make_flows("dis")
     pairs = [(cur.vi, prev.vi), (prev.vi, cur.vi), (cur.ir, prev.ir), (prev.ir, cur.ir),
              (cur.fused, prev.fused), (prev.fused, cur.fused)]
     vi_b, vi_f, ir_b, ir_f, fu_b, fu_f = flow(pairs)
@@ -96,8 +96,9 @@ def main() -> None:
         temporal.warp_error(prev.fused_f32, cur.fused_f32, fu_f, m_next)
 
     rows += [
+        ("flowD flow", ms(lambda: flowd_flow(pairs[:1]), args.repeat), "DIS medium, VI_t->VI_t-1"),
         ("flowD", ms(lambda: temporal.flowd(prev.fused_f32, cur.fused_f32, vi_b), args.repeat), "warp + L2"),
-        ("flows", ms(lambda: flow(pairs), args.repeat), "DIS fast, 6 flows (BiSWE's; flowD uses VI_t->VI_t-1)"),
+        ("BiSWE flows", ms(lambda: flow(pairs), args.repeat), "DIS fast, 6 flows"),
         ("BiSWE", ms(biswe_rest, args.repeat), "occlusion masks + warps"),
     ]
     if args.models:

@@ -61,7 +61,7 @@ def test_occlusion_mask_forward_backward() -> None:
 
 def test_flowd_zero_for_known_translation() -> None:
     prev, cur = translating(2, dx=2, dy=1)
-    (flow_back,) = temporal.DisFlow(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)([(cur.vi, prev.vi)])  # the finer preset
+    (flow_back,) = temporal.DisFlow()([(cur.vi, prev.vi)])
     inner = (slice(8, -8), slice(8, -8))
     np.testing.assert_allclose(np.median(flow_back[inner].reshape(-1, 2), axis=0), [-2, -1], atol=0.05)
     compensated = temporal.flowd_map(prev.fused_f32, cur.fused_f32, flow_back)[inner].mean()
@@ -163,23 +163,23 @@ def test_raft_from_safetensors(tmp_path, monkeypatch) -> None:
     path = tmp_path / "raft_small.safetensors"
     save_file(raft_small(weights=None).state_dict(), str(path))
     monkeypatch.setenv(temporal.RAFT_ENV, str(path))
-    flow = temporal.make_flow("raft")
-    assert flow.name == "raft"
+    flowd_flow, biswe_flow = temporal.make_flows("raft")
+    assert flowd_flow is biswe_flow and flowd_flow.name == "raft"
     frames = small_clip()
-    flows = flow([(frames[1].vi, frames[0].vi), (frames[1].ir, frames[0].ir)])
+    flows = flowd_flow([(frames[1].vi, frames[0].vi), (frames[1].ir, frames[0].ir)])
     assert [f.shape for f in flows] == [(64, 64, 2)] * 2 and all(f.dtype == np.float32 for f in flows)
     r = run(MetricConfig(flow="raft", feacd=False), frames[:2])
     assert r["flow_method"] == "raft" and math.isfinite(r["flowD"])
     if not torch.cuda.is_available():
-        assert temporal.make_flow("auto").name == "dis"  # RAFT on a CPU core is too slow for auto
+        assert temporal.make_flows("auto")[0].name == "dis"  # RAFT on a CPU core is too slow for auto
 
 
 def test_raft_requested_without_weights() -> None:
     with pytest.raises(TemcocoError, match="RAFT weights"):
-        temporal.make_flow("raft")
-    assert temporal.make_flow("auto").name == "dis"
+        temporal.make_flows("raft")
+    assert temporal.make_flows("auto")[0].name == "dis"
     with pytest.raises(ValueError):
-        temporal.make_flow("farneback")
+        temporal.make_flows("farneback")
 
 
 def test_raft_in_hub_cache() -> None:
@@ -189,4 +189,32 @@ def test_raft_in_hub_cache() -> None:
     path.parent.mkdir(parents=True)
     torch.save(raft_small(weights=None).state_dict(), path)
     assert temporal.find_raft_weights() == path
-    assert temporal.make_flow("raft").name == "raft"
+    assert temporal.make_flows("raft")[0].name == "raft"
+
+
+def _flowd_reference(prev: temporal.Frames, cur: temporal.Frames) -> float:
+    """flowD as before issue 19, written out: DIS medium-preset flow VI_t -> VI_t-1 on grey levels, the previous
+    fused frame sampled along it (bilinear, replicated border), per-pixel RGB L2 norm in float64, mean."""
+    grey = [cv2.cvtColor(f.vi, cv2.COLOR_RGB2GRAY) for f in (cur, prev)]
+    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(*grey, None)
+    gx, gy = np.meshgrid(np.arange(flow.shape[1], dtype=np.float32), np.arange(flow.shape[0], dtype=np.float32))
+    warped = cv2.remap(prev.fused.astype(np.float32), gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+    return float(np.sqrt(((cur.fused.astype(np.float64) - warped) ** 2).sum(axis=2)).mean())
+
+
+def test_flowd_equals_previous_definition_on_real_frames(m3svd) -> None:
+    """flowD keeps its own medium-preset DIS flow (not BiSWE's fast-preset one): same values as before issue 19."""
+    seq = sorted(p.name for p in (m3svd / "visible_Blur").iterdir())[0]
+    frames = []
+    for t in range(3):
+        ir = cv2.imread(str(m3svd / "infrared_noise" / seq / f"{t:04d}.png"), cv2.IMREAD_GRAYSCALE)
+        vi = cv2.cvtColor(cv2.imread(str(m3svd / "visible_Blur" / seq / f"{t:04d}.png")), cv2.COLOR_BGR2RGB)
+        fused = ((vi.astype(np.uint16) + ir[..., None]) // 2).astype(np.uint8)
+        frames.append(temporal.Frames(ir=ir, vi=vi, fused=fused))
+    clip = ClipMetrics(MetricConfig(flow="dis", feacd=False))
+    for fr in frames:
+        clip.update(fr.ir[..., None], fr.vi, fr.fused)
+    expected = [None] + [_flowd_reference(p, c) for p, c in zip(frames, frames[1:])]
+    assert clip.per_frame["flowD"][0] is None
+    assert clip.per_frame["flowD"][1:] == pytest.approx(expected[1:], rel=1e-3)

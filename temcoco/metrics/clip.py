@@ -21,7 +21,7 @@ from temcoco.errors import TemcocoError
 from temcoco.metrics.fusion import fusion_batch, luminance, reference_batch
 from temcoco.metrics.ops import TorchOps
 from temcoco.metrics.policy import FULL, MetricPolicy
-from temcoco.metrics.temporal import Frames, feacd, make_features, make_flow, pair_terms
+from temcoco.metrics.temporal import Frames, feacd, make_features, make_flows, pair_terms
 from temcoco.storage.results import METRIC_COLUMNS
 
 SERIES = ("SSIM", "flowD")  # per-frame series kept for plots
@@ -61,7 +61,7 @@ class ClipMetrics:
                  device: str | torch.device = "cpu") -> None:
         self.config, self.policy = config, policy
         self._ops = TorchOps(device)
-        self._flow = make_flow(config.flow)  # flowD and BiSWE share it
+        self._flows = make_flows(config.flow)  # (flowD estimator, BiSWE estimator)
         self._features = make_features() if config.feacd else None
         self._sums: dict[str, float] = dict.fromkeys(METRIC_COLUMNS, 0.0)
         self._counts: dict[str, int] = dict.fromkeys(METRIC_COLUMNS, 0)
@@ -140,7 +140,7 @@ class ClipMetrics:
 
     def _temporal(self, cur: Frames, chunk_start: bool) -> float:
         """Adds the flowD and BiSWE samples of the pair (previous frame, cur); returns flowD."""
-        terms = pair_terms(self._prev, cur, self._flow)
+        terms = pair_terms(self._prev, cur, *self._flows)
         self._add("flowD", terms.flowd)
         self._add("flowD_seam" if chunk_start else "flowD_inner", terms.flowd)
         if not self._chained:
@@ -169,7 +169,7 @@ class ClipMetrics:
         out: dict[str, float | str | None] = {
             name: self._sums[name] / self._counts[name] if self._counts[name] else None for name in METRIC_COLUMNS
         }
-        out["flow_method"] = self._flow.name
+        out["flow_method"] = self._flows[0].name
         return {**out, **self.policy.columns()}
 
 

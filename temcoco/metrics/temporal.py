@@ -9,8 +9,8 @@ frame minus the previous fused frame warped by the visible video's motion, mean 
 pixels (their flow is SEA-RAFT's; the warp is done here with the backward flow
 VI_t → VI_{t−1}, a plain backward sampling). BiSWE follows VF-Bench's ``metric.py``.
 
-Flow comes from OpenCV DIS (fast preset; the six flows of a pair serve BiSWE, and its VI
-flow VI_t → VI_{t−1} also flowD) by default, or from torchvision RAFT when its weights are on this machine (no download,
+Flow comes from OpenCV DIS (medium preset for flowD, fast preset for BiSWE's six flows)
+by default, or from torchvision RAFT when its weights are on this machine (no download,
 ever): the file named by ``TEMCOCO_RAFT_WEIGHTS`` (safetensors), else torchvision's own
 checkpoint in the torch hub cache. feaCD needs ResNet-18 ImageNet weights found the same
 way (``TEMCOCO_RESNET18_WEIGHTS`` or ``resnet18-f37072fd.pth`` in the hub cache).
@@ -62,11 +62,11 @@ def _channel_sum(x: np.ndarray, weight: float = 1.0) -> np.ndarray:
 
 
 class DisFlow:
-    """OpenCV DIS optical flow on grey levels (fast preset unless told)."""
+    """OpenCV DIS optical flow on grey levels (medium preset unless told)."""
 
     name = "dis"
 
-    def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_FAST) -> None:
+    def __init__(self, preset: int = cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) -> None:
         self._dis = cv2.DISOpticalFlow_create(preset)
 
     def __call__(self, pairs: Sequence[tuple[np.ndarray, np.ndarray]]) -> list[np.ndarray]:
@@ -178,16 +178,17 @@ def load_resnet18(path: Path) -> torch.nn.Module:
     return model.eval()
 
 
-def make_flow(method: str = "auto") -> FlowEstimator:
-    """The flow estimator of flowD and BiSWE (one flow of a pair serves both): DIS (fast preset) or RAFT.
+def make_flows(method: str = "auto") -> tuple[FlowEstimator, FlowEstimator]:
+    """The flow estimators of flowD and of BiSWE: (DIS medium, DIS fast) or the same RAFT twice.
 
     ``dis``; ``raft`` (its weights must be found); ``auto``: RAFT when weights are found and a GPU is
-    available (six RAFT flows a frame: 9 s small, 24 s large on a CPU core), else DIS. DIS's fast preset
-    costs a sixth of the medium one; flowD's VI flow is BiSWE's (until issue 19 flowD had a medium-preset
-    flow of its own: a seventh flow a pair, 40 % of the suite's flow time).
+    available (six RAFT flows a frame: 9 s small, 24 s large on a CPU core), else DIS. BiSWE's six flows use
+    DIS's fast preset (a sixth of the cost; BiSWE within ~4 % of the medium preset's on M3SVD). flowD keeps
+    its own medium-preset flow: BiSWE's VI flow is the same frames and direction but not the same preset,
+    so sharing it would change flowD's values.
     """
     if method == "dis":
-        return DisFlow(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        return DisFlow(), DisFlow(cv2.DISOPTICAL_FLOW_PRESET_FAST)
     if method not in ("raft", "auto"):
         raise ValueError(f"unknown flow method {method!r} (auto, dis, raft)")
     weights = find_raft_weights()
@@ -195,8 +196,9 @@ def make_flow(method: str = "auto") -> FlowEstimator:
         raise TemcocoError(f"flow 'raft' needs RAFT weights: set {RAFT_ENV} to a .safetensors file or put "
                            f"torchvision's raft checkpoint in {Path(torch.hub.get_dir()) / 'checkpoints'}")
     if weights is not None and (method == "raft" or torch.cuda.is_available()):
-        return RaftFlow(load_raft(weights))
-    return make_flow("dis")
+        raft = RaftFlow(load_raft(weights))
+        return raft, raft  # one computation: flowD's flow is BiSWE's VI_t -> VI_t-1 flow
+    return make_flows("dis")
 
 
 # --- flowD and BiSWE --------------------------------------------------------------------------
@@ -260,8 +262,8 @@ class PairTerms:
     err_next: float  # BiSWE term of frame t−1 against t
 
 
-def pair_terms(prev: Frames, cur: Frames, flow: FlowEstimator) -> PairTerms:
-    """flowD_t and the two BiSWE half-terms of a pair (``make_flow`` gives the estimator).
+def pair_terms(prev: Frames, cur: Frames, flowd_flow: FlowEstimator, biswe_flow: FlowEstimator) -> PairTerms:
+    """flowD_t and the two BiSWE half-terms of a pair (``make_flows`` gives the two estimators).
 
     BiSWE (VF-Bench) uses six flows (VI, IR, fused; both directions): the fused video warped onto
     itself with its own flow, the error masked where the forward-backward check of either source's
@@ -269,11 +271,12 @@ def pair_terms(prev: Frames, cur: Frames, flow: FlowEstimator) -> PairTerms:
     """
     pairs = [(cur.vi, prev.vi), (prev.vi, cur.vi), (cur.ir, prev.ir), (prev.ir, cur.ir),
              (cur.fused, prev.fused), (prev.fused, cur.fused)]
-    vi_b, vi_f, ir_b, ir_f, fu_b, fu_f = flow(pairs)
+    vi_b, vi_f, ir_b, ir_f, fu_b, fu_f = biswe_flow(pairs)
+    flow_back = vi_b if flowd_flow is biswe_flow else flowd_flow(pairs[:1])[0]  # shared only when identical
     mask_prev = occlusion_mask(vi_b, vi_f) & occlusion_mask(ir_b, ir_f)  # valid pixels of t looking back
     mask_next = occlusion_mask(vi_f, vi_b) & occlusion_mask(ir_f, ir_b)  # valid pixels of t−1 looking ahead
     return PairTerms(
-        flowd=flowd(prev.fused_f32, cur.fused_f32, vi_b),
+        flowd=flowd(prev.fused_f32, cur.fused_f32, flow_back),
         err_prev=warp_error(cur.fused_f32, prev.fused_f32, fu_b, mask_prev),
         err_next=warp_error(prev.fused_f32, cur.fused_f32, fu_f, mask_next),
     )
