@@ -137,39 +137,47 @@ def difference_metrics(batch: Batch) -> dict[str, np.ndarray]:
     return {"SF": sf, "AG": ag}
 
 
-def _sigmoid(ops: Ops, x, scale: float, slope: float, centre: float):
+def _sigmoid(x, scale: float, slope: float, centre: float):
     """scale / (1 + exp(-slope (x - centre)))."""
-    return scale / (1 + torch.exp((x - centre) * -slope))
+    return torch.sigmoid((x - centre) * slope) * scale
+
+
+def _magnitude(x, y):
+    """sqrt(x² + y²)."""
+    return (x * x).addcmul_(y, y).sqrt_()
 
 
 def _qabf_edges(ops: Ops, x) -> tuple:
     """Sobel magnitude and orientation atan(Sy/Sx) (pi/2 where Sx == 0), zero border (CDDFuse's convolve2d)."""
     gx, gy = ops.sobel(x, zero_border=True)
-    sx = -gx  # CDDFuse convolves with [[-1 0 1]...]: the correlation's negative
-    zero = sx == 0
-    angle = torch.where(zero, math.pi / 2, ops.atan(gy / torch.where(zero, 1.0, sx)))
-    return torch.sqrt(sx * sx + gy * gy), angle
+    sx = 0.0 - gx  # CDDFuse convolves with [[-1 0 1]...]: the correlation's negative (+0, never -0, where 0)
+    # Sy/+0 is ±inf or nan: all of them pi/2 (Sobel responses of 0..255 images are never tiny but nonzero)
+    angle = torch.nan_to_num(gy / sx, nan=math.inf, posinf=math.inf, neginf=math.inf).atan_()
+    return _magnitude(sx, gy), angle
 
 
 def _nabf_edges(ops: Ops, x) -> tuple:
     """Sobel/8 magnitude and orientation atan(gv/gh) (sign(gv) pi/2 where gh == 0), reflect-101 border."""
-    gv, gh = (g / 8 for g in ops.sobel(x, zero_border=False))
-    zero = gh == 0
-    angle = torch.where(zero, torch.sign(gv) * (math.pi / 2), ops.atan(gv / torch.where(zero, 1.0, gh)))
-    return torch.sqrt(gv * gv + gh * gh), angle
+    gv, gh = ops.sobel(x, zero_border=False)
+    gv, gh = gv / 8, gh / 8 + 0.0  # + 0.0: gh == 0 is +0, so gv/gh = sign(gv) inf, or nan (-> 0) where gv == 0
+    angle = torch.nan_to_num(gv / gh, nan=0.0, posinf=math.inf, neginf=-math.inf).atan_()
+    return _magnitude(gv, gh), angle
 
 
 def qabf_metric(batch: Batch) -> np.ndarray:
-    """Qabf = Σ(Q^{AF} g_A + Q^{BF} g_B) / Σ(g_A + g_B) (Xydeas & Petrovic, CDDFuse constants and G ratio)."""
+    """Qabf = Σ(Q^{AF} g_A + Q^{BF} g_B) / Σ(g_A + g_B) (Xydeas & Petrovic, CDDFuse constants and G ratio:
+    g_F where g_S == g_F, min/max elsewhere)."""
     ops = batch.ops
     g_f, a_f = _qabf_edges(ops, batch.f)
     num = den = 0
     for s in batch.sources:
         g_s, a_s = _qabf_edges(ops, s)
-        ratio = torch.where(g_s == g_f, g_f, torch.minimum(g_s, g_f) / torch.where(g_s == g_f, 1.0, torch.maximum(g_s, g_f)))
-        orient = 1 - torch.abs(a_s - a_f) / (math.pi / 2)
-        q = _sigmoid(ops, ratio, 0.9994, 15, 0.5) * _sigmoid(ops, orient, 0.9879, 22, 0.8)
-        num = num + ops.numpy(ops.frame_sum(q * g_s))
+        equal = ops.indicator(torch.eq, g_s, g_f)
+        ratio = torch.nan_to_num(torch.minimum(g_s, g_f) / torch.maximum(g_s, g_f), nan=1.0)
+        ratio += equal * (g_f - ratio)
+        orient = (a_s - a_f).abs_().mul_(-2 / math.pi).add_(1)
+        q = _sigmoid(ratio, 0.9994, 15, 0.5).mul_(_sigmoid(orient, 0.9879, 22, 0.8))
+        num = num + ops.numpy(ops.frame_sum(q.mul_(g_s)))
         den = den + ops.numpy(ops.frame_sum(g_s))
     return num / den
 
@@ -179,15 +187,14 @@ def nabf_metric(batch: Batch) -> np.ndarray:
     ops = batch.ops
     g_f, a_f = _nabf_edges(ops, batch.f)
     edges = [_nabf_edges(ops, s) for s in batch.sources]
-    artefact = (g_f > edges[0][0]) & (g_f > edges[1][0])
+    artefact = ops.indicator(torch.gt, g_f, edges[0][0]).mul_(ops.indicator(torch.gt, g_f, edges[1][0]))
     num = den = 0
     for g_s, a_s in edges:
-        either_zero = (g_s == 0) | (g_f == 0)
-        ratio = torch.where(either_zero, 0.0, torch.minimum(g_s, g_f) / torch.where(either_zero, 1.0, torch.maximum(g_s, g_f)))
-        orient = torch.abs(torch.abs(a_s - a_f) - math.pi / 2) * (2 / math.pi)
-        q = torch.sqrt(_sigmoid(ops, ratio, 0.9999, 19, 0.5) * _sigmoid(ops, orient, 0.9995, 22, 0.5))
-        w = torch.where(g_s >= 2, g_s * torch.sqrt(g_s), 0.001)
-        num = num + ops.numpy(ops.frame_sum(torch.where(artefact, (1 - q) * w, 0.0)))
+        ratio = torch.nan_to_num(torch.minimum(g_s, g_f) / torch.maximum(g_s, g_f), nan=0.0)  # 0 where either is 0
+        orient = (a_s - a_f).abs_().sub_(math.pi / 2).abs_().mul_(2 / math.pi)
+        q = _sigmoid(ratio, 0.9999, 19, 0.5).mul_(_sigmoid(orient, 0.9995, 22, 0.5)).sqrt_()
+        w = (g_s * g_s.sqrt()).sub_(0.001).mul_(ops.indicator(torch.ge, g_s, 2.0)).add_(0.001)
+        num = num + ops.numpy(ops.frame_sum(q.sub_(1).mul_(w).mul_(artefact))) * -1
         den = den + ops.numpy(ops.frame_sum(w))
     return num / den
 
@@ -252,21 +259,19 @@ def ms_ssim_metric(batch: Batch) -> np.ndarray:
 
 
 def _vif_terms(ops: Ops, s1, s2, s12) -> tuple[np.ndarray, np.ndarray]:
-    """VIFp numerator and denominator (B,) of one scale from local (co)variances (CDDFuse/sewar edge cases);
+    """VIFp numerator and denominator (B,) of one scale from local (co)variances (CDDFuse/sewar edge cases:
+    s1 = 0 and g = 0 where the reference variance is below eps, g = 0 where the distorted one is or g < 0,
+    sv at least eps);
     s2 clamped at 0 already."""
     e = _EPS_VIF
-    s1 = s1.clip(min=0)
-    g = s12 / (s1 + e)
-    sv = s2 - g * s12
-    flat = s1 < e  # flat reference: g = 0, sv = s2, s1 = 0
-    g, sv, s1 = torch.where(flat, 0.0, g), torch.where(flat, s2, sv), torch.where(flat, 0.0, s1)
-    flat = s2 < e  # flat distorted: g = 0, sv = 0
-    g, sv = torch.where(flat, 0.0, g), torch.where(flat, 0.0, sv)
-    negative = g < 0  # g < 0: sv = s2, g = 0
-    sv, g = torch.where(negative, s2, sv), torch.where(negative, 0.0, g)
-    sv = sv.clip(min=e) + _SIGMA_NSQ
-    num = ops.frame_sum(ops.log10(1 + g * g * s1 / sv))
-    return ops.numpy(num), ops.numpy(ops.frame_sum(ops.log10(1 + s1 / _SIGMA_NSQ)))
+    s1 = s1.clamp(min=0)
+    valid = ops.indicator(torch.ge, s1, e)
+    s1.mul_(valid)  # 0 below eps: a flat source has den 0
+    valid.mul_(ops.indicator(torch.ge, s2, e))
+    g = (s12 / (s1 + e)).clamp_(min=0).mul_(valid)
+    sv = (s2 - g * s12).clamp_(min=e).add_(_SIGMA_NSQ)
+    num = ops.frame_sum(g.mul_(g).mul_(s1).div_(sv).add_(1).log10_())
+    return ops.numpy(num), ops.numpy(ops.frame_sum(s1.div_(_SIGMA_NSQ).add_(1).log10_()))
 
 
 def vif_metric(batch: Batch) -> np.ndarray:

@@ -79,8 +79,14 @@ class TorchOps:
         return torch.log10(x)
 
     def frame_sum(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, H, W) -> (B,) float64 sums."""
-        return x.reshape(len(x), -1).sum(dim=1, dtype=torch.float64)
+        """(B, H, W) -> (B,) float64 sums: rows summed in x's dtype (W terms), the row sums in float64
+        (no float64 copy of the frame)."""
+        return x.sum(dim=-1).sum(dim=-1, dtype=torch.float64)
+
+    def indicator(self, compare, x: torch.Tensor, y) -> torch.Tensor:
+        """compare(x, y) (torch.gt, torch.ge, torch.eq, ...) as 0/1 in x's dtype: a comparison written
+        straight into a float tensor, which torch's CPU kernels do 15x faster than torch.where or a bool mask."""
+        return compare(x, y, out=torch.empty_like(x))
 
     def frame_mean(self, x: torch.Tensor) -> torch.Tensor:
         return self.frame_sum(x) / (x.shape[-1] * x.shape[-2])
