@@ -28,9 +28,14 @@ class TorchOps:
         self._opencv = self.device.type == "cpu"
         self._cv = cv2.CV_32F if dtype == torch.float32 else cv2.CV_64F
 
-    def _frames(self, x: torch.Tensor, fn) -> torch.Tensor:
-        """fn (H, W) numpy -> (h, w) numpy, applied to each frame of x (B, H, W) on the CPU."""
-        return torch.from_numpy(np.stack([fn(np.ascontiguousarray(frame)) for frame in x.numpy()]))
+    def _frames(self, x: torch.Tensor, fn, margin: int = 0) -> torch.Tensor:
+        """fn(src, dst) writes an OpenCV filter of each (H, W) frame of x (B, H, W) into dst (H, W), one
+        preallocated (B, H, W) tensor; returns it less ``margin`` px each side (a view: no copy)."""
+        out = torch.empty(x.shape, dtype=x.dtype)
+        for src, dst in zip(x.numpy(), out.numpy()):
+            fn(np.ascontiguousarray(src), dst)
+        h, w = x.shape[-2:]
+        return out[..., margin : h - margin, margin : w - margin] if margin else out
 
     def asarray(self, x) -> torch.Tensor:
         """x (B, H, W) as a contiguous tensor of this device and dtype."""
@@ -45,9 +50,9 @@ class TorchOps:
     def sep_filter_valid(self, x: torch.Tensor, k: np.ndarray) -> torch.Tensor:
         """(B, H, W) filtered by the outer product of 1-D kernel k (odd n): (B, H-n+1, W-n+1)."""
         if self._opencv:
-            r, kn = len(k) // 2, np.asarray(k, x.numpy().dtype)
-            return self._frames(x, lambda f: cv2.sepFilter2D(f, self._cv, kn, kn, borderType=cv2.BORDER_CONSTANT)
-                                [r:-r, r:-r])
+            kn = np.asarray(k, x.numpy().dtype)
+            return self._frames(x, lambda f, dst: cv2.sepFilter2D(f, self._cv, kn, kn, dst=dst,
+                                                                  borderType=cv2.BORDER_CONSTANT), len(k) // 2)
         kt = self._kernel(k)
         y = F.conv2d(x[:, None], kt.view(1, 1, -1, 1))
         return F.conv2d(y, kt.view(1, 1, 1, -1))[:, 0]
@@ -55,18 +60,17 @@ class TorchOps:
     def box_sum_valid(self, x: torch.Tensor, n: int) -> torch.Tensor:
         """(B, H, W) sums over n×n windows: (B, H-n+1, W-n+1)."""
         if self._opencv:
-            r = n // 2
-            return self._frames(x, lambda f: cv2.boxFilter(f, -1, (n, n), normalize=False,
-                                                           borderType=cv2.BORDER_CONSTANT)[r:-r, r:-r])
+            return self._frames(x, lambda f, dst: cv2.boxFilter(f, -1, (n, n), dst=dst, normalize=False,
+                                                                borderType=cv2.BORDER_CONSTANT), n // 2)
         return F.avg_pool2d(x[:, None], n, stride=1, divisor_override=1)[:, 0]
 
     def sobel(self, x: torch.Tensor, zero_border: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """(B, H, W) -> Sobel x and y responses (SOBEL_X, SOBEL_Y correlation), border zero or reflect-101."""
         if self._opencv:
             border = cv2.BORDER_CONSTANT if zero_border else cv2.BORDER_REFLECT_101
-            kernels = (SOBEL_X.astype(x.numpy().dtype), SOBEL_Y.astype(x.numpy().dtype))  # 3×3, not separable:
-            return tuple(self._frames(x, lambda f, k=k: cv2.filter2D(f, self._cv, k, borderType=border))  # the
-                         for k in kernels)  # sums of the reference's order (ties of magnitudes compare alike)
+            kernels = (SOBEL_X.astype(x.numpy().dtype), SOBEL_Y.astype(x.numpy().dtype))  # 3×3, not separable: the
+            return tuple(self._frames(  # sums of the reference's order (ties of magnitudes compare alike)
+                x, lambda f, dst, k=k: cv2.filter2D(f, self._cv, k, dst=dst, borderType=border)) for k in kernels)
         weight = self._kernel(np.stack([SOBEL_X, SOBEL_Y]))[:, None]
         padded = F.pad(x[:, None], (1, 1, 1, 1), mode="constant" if zero_border else "reflect")
         g = F.conv2d(padded, weight)
