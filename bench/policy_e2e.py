@@ -1,6 +1,7 @@
 """What measuring costs end to end: `submit` frames/s under each metric policy against `fuse` without metrics.
 
     nice -n 19 .venv/bin/python bench/policy_e2e.py [--frames 640] [--network-frames 120] [--work DIR]
+                                                    [--methods average,temcoco] [--policies full,sampled,off]
 
 One 640x480 clip made from the real M3SVD dev frames (../shared/data/m3svd-dev: each sequence played
 forward then backward, the sequences in turn, looped to ``--frames``). For ``average`` (the whole clip)
@@ -24,7 +25,7 @@ import numpy as np
 
 from temcoco.devdata import DEV_DATA
 
-POLICIES = (("full", 1), ("sampled", 8), ("off", 8))
+POLICIES = {"full": 1, "sampled": 8, "off": 8}  # --metrics: --metric-stride
 
 
 def real_frames() -> list[tuple[np.ndarray, np.ndarray]]:
@@ -86,6 +87,7 @@ def main() -> None:
     parser.add_argument("--network-frames", type=int, default=120)
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     parser.add_argument("--methods", default="average,temcoco")
+    parser.add_argument("--policies", default="full,sampled,off")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="policy_e2e_"))
     print("| method | clip | run | frames/s | vs fuse | metrics share of the clip's time |")
@@ -97,7 +99,8 @@ def main() -> None:
         base = fuse_rate(ir, vi, str(work / f"{method}_fused.mp4"), method)
         clip = f"{frames} frames 640x480"
         print(f"| {method} | {clip} | fuse, no metrics | {base:.2f} | 1.00x | - |", flush=True)
-        for policy, stride in POLICIES:
+        for policy in args.policies.split(","):
+            stride = POLICIES[policy]
             row = submit_row(archive, work / f"{method}_{policy}", method, policy, stride)
             rate = row["frames"] / row["seconds"]
             run = f"submit --metrics {policy}" + (f" --metric-stride {stride}" if policy == "sampled" else "")
