@@ -76,12 +76,6 @@ class TorchOps:
         g = F.conv2d(padded, weight)
         return g[:, 0], g[:, 1]
 
-    def atan(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.atan(x)
-
-    def log10(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.log10(x)
-
     def frame_sum(self, x: torch.Tensor) -> torch.Tensor:
         """(B, H, W) -> (B,) float64 sums: rows summed in x's dtype (W terms), the row sums in float64
         (no float64 copy of the frame)."""
