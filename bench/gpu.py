@@ -1,6 +1,10 @@
-"""GPU benchmark of the networks (run it where CUDA is available; prints a table).
+"""GPU benchmark of the networks and of the metric suite (run it where CUDA is available; prints tables).
 
     .venv/bin/python bench/gpu.py            # small (bf16) and paper (bf16, fp32), 640x480 and 1280x1024
+
+The metric suite's cost a frame is printed next to the fusion's: the spatial suite
+(``fusion_batch`` on the GPU, batches of 8 frames, as an actor runs it) and the six RAFT flows
+of a frame pair (raft_small and raft_large, random weights: flowD and BiSWE share them).
 
 Measures fused frames per second of the forward pass alone, after a warm-up, synchronised
 timing, with randomly initialised weights (speed does not depend on the weight values), and
@@ -45,6 +49,50 @@ def measure(net: torch.nn.Module, inputs: tuple[torch.Tensor, ...], frames: int,
     return frames * repeats / (time.perf_counter() - began), torch.cuda.max_memory_allocated() / 2**30
 
 
+def suite_ms(height: int, width: int, batch: int = 8, repeats: int = 5) -> float:
+    """ms a frame of the spatial metric suite on CUDA, batches of ``batch`` frames (synchronised)."""
+    from temcoco.metrics.fusion import fusion_batch
+    from temcoco.metrics.ops import TorchOps
+
+    ops = TorchOps("cuda")
+    f, a, b = (torch.randint(0, 256, (batch, height, width), device="cuda").float() for _ in range(3))
+    fusion_batch(ops, f, a, b)  # warm-up
+    torch.cuda.synchronize()
+    began = time.perf_counter()
+    for _ in range(repeats):
+        fusion_batch(ops, f, a, b)
+    torch.cuda.synchronize()
+    return 1000 * (time.perf_counter() - began) / (repeats * batch)
+
+
+def flows_ms(height: int, width: int, build, repeats: int = 3) -> float:
+    """ms a frame pair of the six RAFT flows of BiSWE (flowD's is one of them)."""
+    import numpy as np
+
+    from temcoco.metrics.temporal import RaftFlow
+
+    flow = RaftFlow(build(weights=None).eval())
+    rng = np.random.default_rng(0)
+    pairs = [tuple(rng.integers(0, 256, (height, width, 3), dtype=np.uint8) for _ in range(2)) for _ in range(6)]
+    flow(pairs)  # warm-up
+    torch.cuda.synchronize()
+    began = time.perf_counter()
+    for _ in range(repeats):
+        flow(pairs)
+    torch.cuda.synchronize()
+    return 1000 * (time.perf_counter() - began) / repeats
+
+
+def metric_suite_table(fusion_ms: dict[tuple[int, int], float]) -> None:
+    """The suite's ms a frame next to ``small``'s fusion ms a frame (bf16), per frame size."""
+    from torchvision.models.optical_flow import raft_large, raft_small
+
+    print(f"{'size':>10} {'small ms':>9} {'suite ms':>9} {'raft_small 6 flows':>19} {'raft_large 6 flows':>19}")
+    for (height, width), fused in fusion_ms.items():
+        row = [suite_ms(height, width), flows_ms(height, width, raft_small), flows_ms(height, width, raft_large)]
+        print(f"{width}x{height:<5} {fused:>9.1f} {row[0]:>9.1f} {row[1]:>19.1f} {row[2]:>19.1f}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--frames", type=int, default=8, help="core frames per pass of `small`")
@@ -55,17 +103,21 @@ def main() -> None:
     print(f"device: {torch.cuda.get_device_name()}, torch {torch.__version__}")
     print(f"{'config':<8} {'size':>10} {'dtype':>6} {'frames/s':>10} {'peak GiB':>9}")
     runs = [("small", torch.bfloat16), ("paper", torch.bfloat16), ("paper", torch.float32)]
+    fusion_ms: dict[tuple[int, int], float] = {}
     for config, dtype in runs:
         for height, width in ((480, 640), (1024, 1280)):
             net, inputs, frames = _small(height, width, args.frames) if config == "small" else _paper(height, width)
             try:
                 rate, peak = measure(net, inputs, frames, dtype)
                 result = f"{rate:>10.1f} {peak:>9.1f}"
+                if config == "small":
+                    fusion_ms[(height, width)] = 1000 / rate
             except torch.cuda.OutOfMemoryError:
                 result = f"{'out of memory':>20}"
             print(f"{config:<8} {width}x{height:<5} {str(dtype).removeprefix('torch.'):>6} {result}", flush=True)
             del net, inputs
             torch.cuda.empty_cache()
+    metric_suite_table(fusion_ms)
 
 
 if __name__ == "__main__":

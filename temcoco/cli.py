@@ -17,6 +17,7 @@ from rich.text import Text
 
 from temcoco.errors import TemcocoError
 from temcoco.job import JobConfig
+from temcoco.metrics.policy import MetricPolicy
 from temcoco.model.registry import METHODS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
@@ -30,6 +31,10 @@ DEFAULT_LIMIT = 50  # rows `temcoco metrics` shows in a table unless --limit say
 Method = Annotated[str, typer.Option("--method", "-m", help=f"fusion method: {', '.join(METHODS)}")]
 Device = Annotated[str, typer.Option(help="auto, cpu or cuda")]
 Weights = Annotated[Optional[str], typer.Option(help="network weights (.safetensors)")]
+DEFAULT_POLICY = MetricPolicy()
+MetricsMode = Annotated[str, typer.Option("--metrics", help="full, sampled (every --metric-stride-th frame and "
+                                          "frame pair) or off (rows keep status, frames, timings)")]
+MetricStride = Annotated[int, typer.Option("--metric-stride", help="K of --metrics sampled")]
 StorageOptions = Annotated[Optional[str], typer.Option("--storage-options", help="fsspec options as JSON (secrets: use AWS_* variables)")]
 
 
@@ -74,6 +79,9 @@ def fuse(
     halo: Annotated[Optional[int], typer.Option(min=0, help="halo frames (default: the method's temporal radius)")] = None,
     device: Device = "auto",
     storage_options: StorageOptions = None,
+    metrics_: Annotated[str, typer.Option("--metrics", help="off (default), full or sampled: measure the fused "
+                                          "frames and print the metric table")] = "off",
+    metric_stride: MetricStride = DEFAULT_POLICY.stride,
 ) -> None:
     """Fuse one IR/VI pair in this process."""
     from rich.progress import Progress
@@ -83,16 +91,24 @@ def fuse(
     from temcoco.storage.fs import parse_storage_options
 
     so = parse_storage_options(storage_options)
+    policy = MetricPolicy(metrics_, metric_stride)
     fusion = load_method(method, weights, device)
     if halo is not None and halo < fusion.temporal_radius:
         raise TemcocoError(f"--halo {halo} is below the method's temporal radius {fusion.temporal_radius}: "
                            "chunks would not match one-pass fusion")
     with Progress(console=err, transient=True) as bar:
         task = bar.add_task(f"fusing with {fusion.name}", total=None)
-        result = fuse_pair(ir, vi, output, fusion, chunk, halo, so, on_frames=lambda n: bar.advance(task, n))
+        result = fuse_pair(ir, vi, output, fusion, chunk, halo, so, on_frames=lambda n: bar.advance(task, n),
+                           policy=policy)
     note = f" ({result.note})" if result.note else ""
     out.print(f"{output}: {result.frames} frames {result.width}x{result.height} @ {result.fps:g} fps, "
               f"{result.seconds:.1f} s, {result.frames / max(result.seconds, 1e-9):.2f} frames/s{note}")
+    if result.metrics is not None:
+        out.print(f"metrics ({policy.mode}, stride {policy.step}): {result.metrics_seconds:.1f} s of it")
+        from temcoco.termtable import TextTable, cell, render
+
+        table = TextTable(["metric", "value"], [[k, cell(v)] for k, v in result.metrics.items()], {"value"})
+        _print_lines(render(table, _terminal_width()))
 
 
 def job_options(
@@ -118,6 +134,8 @@ def job_options(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display (for cron)")] = False,
     allow_source: Annotated[Optional[list[str]], typer.Option(
         help="a prefix (bucket or folder) beyond the archive's store that manifest sources may name; repeatable")] = None,
+    metrics_: MetricsMode = DEFAULT_POLICY.mode,
+    metric_stride: MetricStride = DEFAULT_POLICY.stride,
 ) -> tuple[JobConfig, bool]:
     """The options of every command that runs a job: the job, and whether to stay quiet."""
     from temcoco.storage.fs import STORAGE_OPTIONS_ENV, parse_storage_options
@@ -128,7 +146,8 @@ def job_options(
     return JobConfig(archive=archive, out=out_, job_id=job_id, method=method, weights=weights, workers=workers,
                      cpus_per_worker=cpus_per_worker, chunk=chunk, ray_address=ray_address, incremental=incremental,
                      redo=redo, verify_content=verify_content, device=device, keep_staging=keep_staging,
-                     max_retries=max_retries, max_pixels=max_pixels, allow_sources=tuple(allow_source or ())), quiet
+                     max_retries=max_retries, max_pixels=max_pixels, allow_sources=tuple(allow_source or ()),
+                     metrics=MetricPolicy(metrics_, metric_stride)), quiet
 
 
 def job_command(*examples: str):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from temcoco.device import DEVICES
 from temcoco.errors import TemcocoError
+from temcoco.metrics.policy import MetricPolicy
 from temcoco.model.registry import METHODS, is_method
 from temcoco.storage.fs import environment_storage_options
 from temcoco.storage.keys import check_job_id
@@ -36,6 +37,7 @@ class JobConfig:
     allow_sources: tuple[str, ...] = ()  # prefixes beyond the archive's store that manifest sources may name
     max_retries: int = 3  # a stage that raises or kills its worker is retried at most this often
     max_pixels: int = DEFAULT_MAX_PIXELS  # larger frames are refused before they are decoded
+    metrics: MetricPolicy = MetricPolicy()  # which frames are scored (--metrics, --metric-stride)
 
     @property
     def storage_options(self) -> dict:

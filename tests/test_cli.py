@@ -74,6 +74,29 @@ def test_fuse_command_writes_a_video(pair, tmp_path):
     assert read_video(str(out)).shape == (11, 36, 52, 3)
 
 
+def test_fuse_command_measures_under_a_policy(pair, tmp_path):
+    p = temcoco("fuse", "--ir", str(pair / "ir"), "--vi", str(pair / "vi"), "-o", str(tmp_path / "m.mp4"), "--method",
+                "average", "--chunk", "4", "--metrics", "sampled", "--metric-stride", "4")
+    assert p.returncode == 0, p.stderr
+    assert "metrics (sampled, stride 4)" in p.stdout and "SSIM" in p.stdout and "metrics_policy" in p.stdout, p.stdout
+    off = temcoco("fuse", "--ir", str(pair / "ir"), "--vi", str(pair / "vi"), "-o", str(tmp_path / "o.mp4"), "--method",
+                  "average", "--chunk", "4")
+    assert off.returncode == 0 and "metrics (" not in off.stdout, off.stdout  # fuse measures only when asked
+
+
+def test_submit_rows_carry_their_policy(tmp_path):
+    archive = good_archive(tmp_path / "archive", clips=1, frames=6)
+    out = tmp_path / "out"
+    p = temcoco("submit", str(archive), "--out", str(out), "--method", "average", "--metrics", "sampled",
+                "--metric-stride", "2", "--quiet")
+    assert p.returncode == 0, p.stderr
+    q = temcoco("metrics", str(out), "--format", "json", "--sql",
+                "SELECT metrics_policy, metric_stride, metrics_seconds, seconds, SSIM, flowD FROM metrics")
+    (row,) = json.loads(q.stdout)
+    assert (row["metrics_policy"], row["metric_stride"]) == ("sampled", 2)
+    assert 0 < row["metrics_seconds"] <= row["seconds"] and row["SSIM"] is not None and row["flowD"] is not None
+
+
 def test_user_mistakes_are_one_line_errors(pair, tmp_path):
     cases = [
         (["fuse", "--ir", str(tmp_path / "missing.mp4"), "--vi", str(pair / "vi"), "-o", str(tmp_path / "x.mp4"),

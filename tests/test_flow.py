@@ -39,6 +39,8 @@ def test_good_clips_have_video_zarr_and_metrics(job):
         assert r["status"] == "ok" and r["frames"] == 12 and (r["height"], r["width"]) == (48, 64)
         assert r["method"] == "laplacian" and r["model_version"] == "laplacian-1"
         assert all(r[k] is not None and np.isfinite(r[k]) for k in ("EN", "SD", "SF", "AG", "SSIM"))
+        assert (r["metrics_policy"], r["metric_stride"]) == ("sampled", 8)  # the default policy: frames 0 and 8
+        assert 0 < r["metrics_seconds"] <= r["seconds"]
         video_path, zarr_path = outputs(out, clip, "laplacian-1")
         assert r["video"] == str(video_path)
         video = read_video(str(video_path))

@@ -225,3 +225,48 @@ def test_fusion_metrics_all_columns(images) -> None:
     values = fusion.fusion_metrics(*images)
     assert list(values) == ["EN", "SD", "SF", "AG", "MI", "CC", "SCD", "VIF", "Qabf", "Nabf", "SSIM", "MS_SSIM", "PSNR"]
     assert all(math.isfinite(v) for v in values.values())
+
+
+def _suite(ops, images) -> dict[str, np.ndarray]:
+    f, a, b = (np.stack([x, x[::-1].copy()]) for x in images)  # a batch of two frames
+    return fusion.fusion_batch(ops, f, a, b)
+
+
+def test_conv2d_filters_equal_opencv_filters(images) -> None:
+    """The CUDA path's filters (conv2d, avg_pool2d, padded Sobel), run here on the CPU, give the OpenCV path's values."""
+    from temcoco.metrics.ops import TorchOps
+
+    conv = TorchOps("cpu")
+    conv._opencv = False  # the filters CUDA uses
+    expected, got = _suite(TorchOps("cpu"), images), _suite(conv, images)
+    for name in fusion.FUSION_COLUMNS:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-4, err_msg=name)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here: the suite's GPU path runs only there")
+def test_suite_on_cuda_equals_cpu(images) -> None:
+    from temcoco.metrics.ops import TorchOps
+
+    expected, got = _suite(TorchOps("cpu"), images), _suite(TorchOps("cuda"), images)
+    for name in fusion.FUSION_COLUMNS:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-3, err_msg=name)
+
+
+def test_float32_suite_equals_previous_code_on_real_frames(m3svd) -> None:
+    """The batched float32 suite gives the values of the code before issue 19 (tests/reference_fusion.py)."""
+    import cv2
+
+    from temcoco.metrics.ops import TorchOps
+    from tests import reference_fusion
+
+    seq = sorted(p.name for p in (m3svd / "visible_Blur").iterdir())[0]
+    planes = []
+    for t in range(2):
+        ir = cv2.imread(str(m3svd / "infrared_noise" / seq / f"{t:04d}.png"), cv2.IMREAD_GRAYSCALE)
+        vi = cv2.cvtColor(cv2.imread(str(m3svd / "visible_Blur" / seq / f"{t:04d}.png")), cv2.COLOR_BGR2RGB)
+        fused = ((vi.astype(np.uint16) + ir[..., None]) // 2).astype(np.uint8)
+        planes.append((fusion.luminance(fused), ir.astype(np.float64), fusion.luminance(vi)))
+    got = fusion.fusion_batch(TorchOps("cpu"), *(np.stack(p) for p in zip(*planes)))
+    for t, (f, a, b) in enumerate(planes):
+        for name, value in reference_fusion.fusion_metrics(f, a, b).items():
+            assert got[name][t] == pytest.approx(value, rel=1e-3), name

@@ -190,3 +190,31 @@ def test_raft_in_hub_cache() -> None:
     torch.save(raft_small(weights=None).state_dict(), path)
     assert temporal.find_raft_weights() == path
     assert temporal.make_flows("raft")[0].name == "raft"
+
+
+def _flowd_reference(prev: temporal.Frames, cur: temporal.Frames) -> float:
+    """flowD as before issue 19, written out: DIS medium-preset flow VI_t -> VI_t-1 on grey levels, the previous
+    fused frame sampled along it (bilinear, replicated border), per-pixel RGB L2 norm in float64, mean."""
+    grey = [cv2.cvtColor(f.vi, cv2.COLOR_RGB2GRAY) for f in (cur, prev)]
+    flow = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM).calc(*grey, None)
+    gx, gy = np.meshgrid(np.arange(flow.shape[1], dtype=np.float32), np.arange(flow.shape[0], dtype=np.float32))
+    warped = cv2.remap(prev.fused.astype(np.float32), gx + flow[..., 0], gy + flow[..., 1], cv2.INTER_LINEAR,
+                       borderMode=cv2.BORDER_REPLICATE)
+    return float(np.sqrt(((cur.fused.astype(np.float64) - warped) ** 2).sum(axis=2)).mean())
+
+
+def test_flowd_equals_previous_definition_on_real_frames(m3svd) -> None:
+    """flowD keeps its own medium-preset DIS flow (not BiSWE's fast-preset one): same values as before issue 19."""
+    seq = sorted(p.name for p in (m3svd / "visible_Blur").iterdir())[0]
+    frames = []
+    for t in range(3):
+        ir = cv2.imread(str(m3svd / "infrared_noise" / seq / f"{t:04d}.png"), cv2.IMREAD_GRAYSCALE)
+        vi = cv2.cvtColor(cv2.imread(str(m3svd / "visible_Blur" / seq / f"{t:04d}.png")), cv2.COLOR_BGR2RGB)
+        fused = ((vi.astype(np.uint16) + ir[..., None]) // 2).astype(np.uint8)
+        frames.append(temporal.Frames(ir=ir, vi=vi, fused=fused))
+    clip = ClipMetrics(MetricConfig(flow="dis", feacd=False))
+    for fr in frames:
+        clip.update(fr.ir[..., None], fr.vi, fr.fused)
+    expected = [None] + [_flowd_reference(p, c) for p, c in zip(frames, frames[1:])]
+    assert clip.per_frame["flowD"][0] is None
+    assert clip.per_frame["flowD"][1:] == pytest.approx(expected[1:], rel=1e-3)

@@ -1,5 +1,6 @@
 """The archive path's stages in-process: chunked fusion through zarr equals one-pass fusion."""
 
+import json
 import os
 from pathlib import Path
 
@@ -7,6 +8,7 @@ import numpy as np
 import pytest
 
 from tests.archives import write_pair
+from temcoco.metrics.policy import MetricPolicy
 from temcoco.model.registry import METHODS, load_method
 from temcoco.storage.archive import ClipSource
 from temcoco.storage.frames import open_frames
@@ -115,3 +117,29 @@ def test_ingest_probes_each_source_once(clip, tmp_path, monkeypatch):
     layout = ClipLayout(str(tmp_path), "c", "job", "v")
     stages.ingest(clip, layout, fingerprint(clip), 4)
     assert sorted(probed) == sorted([clip.ir, clip.vi])
+
+
+@pytest.mark.parametrize("policy", [MetricPolicy("off"), MetricPolicy("sampled", 4), MetricPolicy("full")])
+def test_rows_record_their_metric_policy(clip, tmp_path, policy):
+    """off: the row has status, frames and timings and null metrics; sampled: frames 0, 4, 8 are scored."""
+    from temcoco.job import JobConfig
+    from temcoco.storage.results import METRIC_COLUMNS, query
+    from temcoco.workers.clip import ClipRun, start
+
+    fusion = load_method("average")
+    job = JobConfig("archive", str(tmp_path / "out"), job_id="job", method="average", metrics=policy)
+    layout = ClipLayout(job.out, clip.clip_id, job.job_id, fusion.version)
+    assert start(ClipRun(clip, layout, "2026-11-29", 0.0), job, fusion, stages.Limits()).row["status"] == "ok"
+    row = query(job.out, "SELECT * FROM metrics").to_pylist()[0]
+    assert row["status"] == "ok" and row["frames"] == 9 and row["seconds"] > 0 and row["metrics_seconds"] >= 0
+    assert row["metrics_policy"] == policy.mode
+    assert row["metric_stride"] == {"off": None, "sampled": 4, "full": 1}[policy.mode]
+    if policy.mode == "off":
+        assert all(row[name] is None for name in METRIC_COLUMNS) and row["flow_method"] is None
+        return
+    assert row["SSIM"] is not None and row["flowD"] is not None
+    series = json.loads(Path(layout.preview).read_text())["series"]["SSIM"]
+    assert len(series["frame"]) == 9  # one bin a frame: unscored frames are null
+    scored = [t for t, v in enumerate(series["mean"]) if v is not None]
+    assert scored == ([0, 4, 8] if policy.mode == "sampled" else list(range(9)))
+    assert row["SSIM"] == pytest.approx(np.mean([series["mean"][t] for t in scored]), rel=1e-5)

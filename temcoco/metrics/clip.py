@@ -15,9 +15,12 @@ from typing import Mapping
 
 import cv2
 import numpy as np
+import torch
 
 from temcoco.errors import TemcocoError
-from temcoco.metrics.fusion import fusion_metrics, luminance, psnr, ssim
+from temcoco.metrics.fusion import fusion_batch, luminance, reference_batch
+from temcoco.metrics.ops import TorchOps
+from temcoco.metrics.policy import FULL, MetricPolicy
 from temcoco.metrics.temporal import Frames, feacd, make_features, make_flows, pair_terms
 from temcoco.storage.results import METRIC_COLUMNS
 
@@ -28,7 +31,7 @@ SERIES = ("SSIM", "flowD")  # per-frame series kept for plots
 class MetricConfig:
     flow: str = "auto"  # "auto" (RAFT when weights are found and a GPU is there, else DIS), "dis", "raft"
     feacd: bool = True  # compute feaCD when ResNet-18 weights are found
-    frame_stride: int = 1  # spatial (and reference) metrics every k-th frame; temporal ones on all frame pairs
+    batch: int = 8  # scored frames whose spatial metrics are computed together (B of the suite)
 
 
 def _on_grid(img: np.ndarray, h: int, w: int, channels: int) -> np.ndarray:
@@ -40,30 +43,50 @@ def _on_grid(img: np.ndarray, h: int, w: int, channels: int) -> np.ndarray:
     return img if img.ndim == 3 and img.shape[2] == 3 else np.repeat(img.reshape(h, w, 1), 3, axis=2)
 
 
-class ClipMetrics:
-    """Streaming metric suite of one clip; keeps the previous frame only.
+def _planes(fused: np.ndarray, ir: np.ndarray, vi: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """F, A, B luminance planes (H, W) float32 0..255: fused luma, IR, VI luma (BT.601, cv2 GRAY)."""
+    return (cv2.cvtColor(fused, cv2.COLOR_RGB2GRAY).astype(np.float32), ir.astype(np.float32),
+            cv2.cvtColor(vi, cv2.COLOR_RGB2GRAY).astype(np.float32))
 
-    ``per_frame[name][t]`` is frame t's value of each name in SERIES (None where not computed).
+
+class ClipMetrics:
+    """Streaming metric suite of one clip under a :class:`MetricPolicy`; keeps the previous frame and
+    at most ``config.batch`` scored frames' luminance planes (their spatial metrics run as one batch).
+
+    Full policy: BiSWE of frame t is err(t→t−1) + err(t→t+1); sampled: a scored pair (t−1, t)
+    gives err(t→t−1) + err(t−1→t), both halves from that pair.
     """
 
-    def __init__(self, config: MetricConfig = MetricConfig()) -> None:
-        if config.frame_stride < 1:
-            raise ValueError(f"frame_stride must be >= 1, got {config.frame_stride}")
-        self.config = config
+    def __init__(self, config: MetricConfig = MetricConfig(), policy: MetricPolicy = FULL,
+                 device: str | torch.device = "cpu") -> None:
+        self.config, self.policy = config, policy
+        self._ops = TorchOps(device)
         self._flows = make_flows(config.flow)  # (flowD estimator, BiSWE estimator)
         self._features = make_features() if config.feacd else None
         self._sums: dict[str, float] = dict.fromkeys(METRIC_COLUMNS, 0.0)
         self._counts: dict[str, int] = dict.fromkeys(METRIC_COLUMNS, 0)
-        self.per_frame: dict[str, list[float | None]] = {name: [] for name in SERIES}
+        self._series: dict[str, list[float | None]] = {name: [] for name in SERIES}
         self._frame = 0
         self._prev: Frames | None = None
-        self._prev_logits = None  # (3, 1000) logits of the previous fused, vi, ir
+        self._prev_logits = None  # (3, 1000) logits of the previous fused, vi, ir (full policy)
         self._prev_err: float | None = None  # BiSWE term of the previous frame against its predecessor
+        self._pending: list[tuple[int, tuple[np.ndarray, ...]]] = []  # scored frames not yet measured
+
+    @property
+    def per_frame(self) -> dict[str, list[float | None]]:
+        """Frame t's value of each name in SERIES (None where not scored), the queued frames measured first."""
+        self._measure_pending()
+        return self._series
 
     def _add(self, name: str, value: float) -> None:
         if math.isfinite(value):
             self._sums[name] += value
             self._counts[name] += 1
+
+    @property
+    def _chained(self) -> bool:
+        """Every pair is scored: BiSWE and feaCD chain consecutive pairs."""
+        return self.policy.step == 1
 
     def update(self, ir: np.ndarray, vi: np.ndarray, fused: np.ndarray, *, chunk_start: bool = False,
                ref_ir: np.ndarray | None = None, ref_vi: np.ndarray | None = None) -> None:
@@ -78,52 +101,76 @@ class ClipMetrics:
             raise TemcocoError(f"fused frame {self._frame} is {fused.shape[1]}×{fused.shape[0]}, "
                                f"the visible frame {w}×{h}")
         cur = Frames(ir=_on_grid(ir, h, w, 1), vi=_on_grid(vi, h, w, 3), fused=_on_grid(fused, h, w, 3))
-        spatial = self._frame % self.config.frame_stride == 0
-        self.per_frame["SSIM"].append(self._spatial(cur, ref_ir, ref_vi) if spatial else None)
-        self.per_frame["flowD"].append(self._temporal(cur, chunk_start) if self._prev is not None else None)
-        if self._features is not None:
+        scored = self.policy.scores(self._frame)
+        self._series["SSIM"].append(None)
+        self._series["flowD"].append(None)
+        if scored:
+            self._queue(cur, ref_ir, ref_vi)
+            if self._prev is not None:
+                self._series["flowD"][-1] = self._temporal(cur, chunk_start)
+        if self._features is not None and (self._chained or (scored and self._prev is not None)):
             self._feature_change(cur)
         self._prev = cur
         self._frame += 1
 
-    def _spatial(self, cur: Frames, ref_ir: np.ndarray | None, ref_vi: np.ndarray | None) -> float:
-        """Adds the fusion (and reference) metric samples of cur; returns its SSIM."""
-        h, w = cur.vi.shape[:2]
-        f, a, b = luminance(cur.fused), cur.ir.astype(np.float64), luminance(cur.vi)
-        values = fusion_metrics(f, a, b)
-        for name, value in values.items():
-            self._add(name, value)
+    def _queue(self, cur: Frames, ref_ir: np.ndarray | None, ref_vi: np.ndarray | None) -> None:
+        """Queue cur's spatial metrics (measured a batch at a time); reference metrics at once."""
+        planes = _planes(cur.fused, cur.ir, cur.vi)
         if ref_ir is not None and ref_vi is not None:
-            ra, rb = _on_grid(ref_ir, h, w, 1).astype(np.float64), luminance(_on_grid(ref_vi, h, w, 3))
-            self._add("ref_PSNR", psnr(f, ra, rb))  # restoration: fused luminance vs the clean sources
-            self._add("ref_SSIM", ssim(f, ra, rb))
-        return values["SSIM"]
+            h, w = cur.vi.shape[:2]
+            ra, rb = _on_grid(ref_ir, h, w, 1).astype(np.float32), luminance(_on_grid(ref_vi, h, w, 3))
+            for name, value in reference_batch(self._ops, planes[0][None], ra[None], rb[None]).items():
+                self._add(name, float(value[0]))  # restoration: fused luminance vs the clean sources
+        self._pending.append((self._frame, planes))
+        if len(self._pending) >= self.config.batch:
+            self._measure_pending()
+
+    def _measure_pending(self) -> None:
+        """Spatial metrics of the queued frames, as one batch (B, H, W)."""
+        if not self._pending:
+            return
+        frames, planes = zip(*self._pending)
+        values = fusion_batch(self._ops, *(np.stack(p) for p in zip(*planes)))
+        for name, column in values.items():
+            for value in column:
+                self._add(name, float(value))
+        for t, value in zip(frames, values["SSIM"]):
+            self._series["SSIM"][t] = float(value)
+        self._pending.clear()
 
     def _temporal(self, cur: Frames, chunk_start: bool) -> float:
         """Adds the flowD and BiSWE samples of the pair (previous frame, cur); returns flowD."""
         terms = pair_terms(self._prev, cur, *self._flows)
         self._add("flowD", terms.flowd)
         self._add("flowD_seam" if chunk_start else "flowD_inner", terms.flowd)
-        if self._prev_err is not None:
+        if not self._chained:
+            self._add("BiSWE", terms.err_prev + terms.err_next)
+        elif self._prev_err is not None:
             self._add("BiSWE", self._prev_err + terms.err_next)  # BiSWE of the previous frame (has both neighbours)
         self._prev_err = terms.err_prev
         return terms.flowd
 
     def _feature_change(self, cur: Frames) -> None:
-        """Adds the feaCD sample of (previous frame, cur) and keeps cur's logits."""
-        logits = self._features([cur.fused, cur.vi, cur.ir])
-        if self._prev_logits is not None:
-            d = self._prev_logits - logits
+        """Adds the feaCD sample of (previous frame, cur); keeps cur's logits when every pair is scored."""
+        if self._chained or self._prev is None:
+            logits = self._features([cur.fused, cur.vi, cur.ir])
+            previous = self._prev_logits
+        else:
+            both = self._features([self._prev.fused, self._prev.vi, self._prev.ir, cur.fused, cur.vi, cur.ir])
+            previous, logits = both[:3], both[3:]
+        if previous is not None:
+            d = previous - logits
             self._add("feaCD", feacd(d[0], d[1], d[2]))
-        self._prev_logits = logits
+        self._prev_logits = logits if self._chained else None
 
     def result(self) -> dict[str, float | str | None]:
-        """Clip means of METRIC_COLUMNS (None where no finite sample) and ``flow_method``."""
+        """Clip means of METRIC_COLUMNS (None where no finite sample), ``flow_method`` and the policy's columns."""
+        self._measure_pending()
         out: dict[str, float | str | None] = {
             name: self._sums[name] / self._counts[name] if self._counts[name] else None for name in METRIC_COLUMNS
         }
         out["flow_method"] = self._flows[0].name
-        return out
+        return {**out, **self.policy.columns()}
 
 
 @dataclass

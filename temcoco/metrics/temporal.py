@@ -183,7 +183,9 @@ def make_flows(method: str = "auto") -> tuple[FlowEstimator, FlowEstimator]:
 
     ``dis``; ``raft`` (its weights must be found); ``auto``: RAFT when weights are found and a GPU is
     available (six RAFT flows a frame: 9 s small, 24 s large on a CPU core), else DIS. BiSWE's six flows use
-    DIS's fast preset (a sixth of the cost; BiSWE within ~4 % of the medium preset's on M3SVD).
+    DIS's fast preset (a sixth of the cost; BiSWE within ~4 % of the medium preset's on M3SVD). flowD keeps
+    its own medium-preset flow: BiSWE's VI flow is the same frames and direction but not the same preset,
+    so sharing it would change flowD's values.
     """
     if method == "dis":
         return DisFlow(), DisFlow(cv2.DISOPTICAL_FLOW_PRESET_FAST)
@@ -195,7 +197,7 @@ def make_flows(method: str = "auto") -> tuple[FlowEstimator, FlowEstimator]:
                            f"torchvision's raft checkpoint in {Path(torch.hub.get_dir()) / 'checkpoints'}")
     if weights is not None and (method == "raft" or torch.cuda.is_available()):
         raft = RaftFlow(load_raft(weights))
-        return raft, raft
+        return raft, raft  # one computation: flowD's flow is BiSWE's VI_t -> VI_t-1 flow
     return make_flows("dis")
 
 
@@ -270,7 +272,7 @@ def pair_terms(prev: Frames, cur: Frames, flowd_flow: FlowEstimator, biswe_flow:
     pairs = [(cur.vi, prev.vi), (prev.vi, cur.vi), (cur.ir, prev.ir), (prev.ir, cur.ir),
              (cur.fused, prev.fused), (prev.fused, cur.fused)]
     vi_b, vi_f, ir_b, ir_f, fu_b, fu_f = biswe_flow(pairs)
-    flow_back = vi_b if flowd_flow is biswe_flow else flowd_flow(pairs[:1])[0]
+    flow_back = vi_b if flowd_flow is biswe_flow else flowd_flow(pairs[:1])[0]  # shared only when identical
     mask_prev = occlusion_mask(vi_b, vi_f) & occlusion_mask(ir_b, ir_f)  # valid pixels of t looking back
     mask_next = occlusion_mask(vi_f, vi_b) & occlusion_mask(ir_f, ir_b)  # valid pixels of t−1 looking ahead
     return PairTerms(

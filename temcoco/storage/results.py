@@ -53,6 +53,9 @@ SCHEMA = pa.schema(
         ("fps", pa.float64()),
         ("seconds", pa.float64()),
         ("flow_method", pa.string()),
+        ("metrics_policy", pa.string()),
+        ("metric_stride", pa.int64()),
+        ("metrics_seconds", pa.float64()),
         *[(name, pa.float64()) for name in METRIC_COLUMNS],
         ("finished_at", pa.timestamp("us", tz="UTC")),
     ]

@@ -97,7 +97,7 @@ def finish(run: ClipRun, ingested: stages.Ingested, job: JobConfig, method: Fusi
            inputs: stages.Inputs | None = None) -> Done:
     """Encode and measure the fused clip, record its ``--incremental`` state, drop its staged inputs
     (``inputs``: the frames of a clip that was not staged) and write its row."""
-    metrics = stages.finish(run.layout, ingested, job.storage_options, inputs)
+    metrics = stages.finish(run.layout, ingested, job.storage_options, inputs, job.metrics)
     row = {"status": "ok", "note": ingested.note or None, "fingerprint": ingested.fingerprint,
            "video": run.layout.fused_video, "frames": ingested.frames, "height": ingested.height,
            "width": ingested.width, "fps": ingested.fps,

@@ -18,6 +18,7 @@ import zarr
 from zarr.errors import ContainsArrayError
 
 from temcoco.errors import ClipError, TemcocoError
+from temcoco.metrics.policy import MetricPolicy
 from temcoco.model.base import FusionMethod
 from temcoco.overlap import ChunkSpec, fuse_window, gather, plan_chunks
 from temcoco.storage.archive import ClipSource
@@ -215,13 +216,15 @@ def check_complete(layout: ClipLayout, ingested: Ingested, storage_options: dict
 
 
 def finish(layout: ClipLayout, ingested: Ingested, storage_options: dict | None = None,
-           inputs: Inputs | None = None) -> dict:
-    """Encode the fused video, compute the clip's metrics and its report preview, in one pass
-    (``inputs`` as for :func:`fuse_chunk`).
+           inputs: Inputs | None = None, policy: MetricPolicy = MetricPolicy()) -> dict:
+    """Encode the fused video, compute the clip's metrics under ``policy`` and its report preview, in one
+    pass (``inputs`` as for :func:`fuse_chunk`); the metrics run on this worker's torch device.
 
-    Returns the clip metrics; the preview (frame strips at three moments, per-frame series)
-    is written to ``layout.preview`` (a failure there is only logged).
+    Returns the clip metrics, the policy's columns and ``metrics_seconds`` (time spent measuring); the
+    preview (frame strips at three moments, per-frame series) is written to ``layout.preview`` (a failure
+    there is only logged). Policy ``off``: no metric, null metric columns and series.
     """
+    from temcoco.device import resolve_device
     from temcoco.metrics import ClipMetrics
     from temcoco.preview import moments, reduce_series, strip
     from temcoco.storage.video import VideoWriter
@@ -229,8 +232,8 @@ def finish(layout: ClipLayout, ingested: Ingested, storage_options: dict | None 
     began = time.perf_counter()
     fused = check_complete(layout, ingested, storage_options)
     inputs = open_inputs(layout.staged_inputs, storage_options) if inputs is None else inputs
-    metrics = ClipMetrics()
-    shown, strips = set(moments(ingested.frames)), []
+    metrics = None if policy.mode == "off" else ClipMetrics(policy=policy, device=resolve_device())
+    shown, strips, measuring = set(moments(ingested.frames)), [], 0.0
     with VideoWriter(layout.fused_video, ingested.fps, storage_options) as writer:
         for spec in plan_chunks(ingested.frames, fused.chunks[0], 0):
             f = read_window(fused, spec.start, spec.stop)
@@ -238,14 +241,20 @@ def finish(layout: ClipLayout, ingested: Ingested, storage_options: dict | None 
             vi = read_window(inputs["vi"], spec.start, spec.stop)
             writer.write(f)
             for t in range(len(f)):
-                metrics.update(ir[t], vi[t], f[t], chunk_start=(t == 0 and spec.start > 0))
+                if metrics is not None:
+                    mark = time.perf_counter()
+                    metrics.update(ir[t], vi[t], f[t], chunk_start=(t == 0 and spec.start > 0))
+                    measuring += time.perf_counter() - mark
                 if spec.start + t in shown:
                     strips.append({"frame": spec.start + t, "image": strip(ir[t], vi[t], f[t])})
-    result = metrics.result()
+    mark = time.perf_counter()
+    result = metrics.result() if metrics is not None else policy.columns()
+    series = metrics.per_frame if metrics is not None else {}
+    measuring += time.perf_counter() - mark
     try:  # the preview is a view for the report (which does without it): losing it fails nothing
         write_json(layout.preview, {"clip_id": layout.clip_id, "strips": strips, "chunk": fused.chunks[0],
-                                    "series": {k: reduce_series(v) for k, v in metrics.per_frame.items()},
+                                    "series": {k: reduce_series(v) for k, v in series.items()},
                                     "fps": ingested.fps}, storage_options)
     except (OSError, TemcocoError) as e:
         log.warning("clip %s: no report preview: %s", layout.clip_id, e)
-    return {**result, "finish_seconds": time.perf_counter() - began}
+    return {**result, "metrics_seconds": measuring, "finish_seconds": time.perf_counter() - began}
