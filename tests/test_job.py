@@ -9,15 +9,17 @@ from typer.testing import CliRunner
 from temcoco import cli
 from temcoco.errors import TemcocoError
 from temcoco.job import JobConfig
+from temcoco.metrics.policy import MetricPolicy
 
 FULL = ["s3://bucket/archive", "--out", "s3://bucket/out", "--workers", "3", "--cpus-per-worker", "2",
         "--ray-address", "ray://head:10001", "--method", "laplacian", "--weights", "/models/tuned.safetensors",
         "--chunk", "16", "--device", "cpu", "--storage-options", '{"anon": false}', "--quiet",
-        "--allow-source", "s3://cams/north", "--allow-source", "/mnt/shared", "--redo", "--verify-content"]
+        "--allow-source", "s3://cams/north", "--allow-source", "/mnt/shared", "--redo", "--verify-content",
+        "--metrics", "sampled", "--metric-stride", "4"]
 EXPECTED = JobConfig(archive="s3://bucket/archive", out="s3://bucket/out", workers=3, cpus_per_worker=2,
                      ray_address="ray://head:10001", method="laplacian", weights="/models/tuned.safetensors",
                      chunk=16, device="cpu", allow_sources=("s3://cams/north", "/mnt/shared"), redo=True,
-                     verify_content=True)
+                     verify_content=True, metrics=MetricPolicy("sampled", 4))
 
 
 def captured_job(monkeypatch, command: str, args: list[str]) -> JobConfig:
@@ -30,7 +32,7 @@ def captured_job(monkeypatch, command: str, args: list[str]) -> JobConfig:
 
     def fake_flow(job):
         seen["job"] = job
-        return {"job_id": "x", "ok": 0, "failed": 0, "skipped": 0, "clips": 0, "frames": 0, "seconds": 0.0,
+        return {"job_id": "x", "date": "2026-01-01", "ok": 0, "failed": 0, "skipped": 0, "clips": 0, "frames": 0, "seconds": 0.0,
                 "method": job.method, "model_version": "v", "failures": {}}
 
     def fake_serve(deployment):
