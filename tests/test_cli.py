@@ -179,7 +179,7 @@ def test_failed_clip_names_and_errors_print_literally(monkeypatch, tmp_path):
 
     failures = {name: f"reason of {name}" for name in NAMES}
     monkeypatch.setattr(flow_module, "fuse_archive", lambda job: {
-        "job_id": "j", "ok": 0, "failed": 3, "skipped": 0, "clips": 3, "frames": 0, "seconds": 1.0,
+        "job_id": "j", "date": "2026-01-01", "ok": 0, "failed": 3, "skipped": 0, "clips": 3, "frames": 0, "seconds": 1.0,
         "method": "average", "model_version": "average-1", "failures": failures})
     result = CliRunner().invoke(cli.app, ["submit", str(tmp_path), "--out", str(tmp_path / "o"), "--quiet"])
     assert result.exit_code == 3, result.output
@@ -202,7 +202,7 @@ def test_a_summary_names_at_most_the_first_failures_and_says_how_to_find_the_res
     assert tally.failed == flow_module.FAILURES_KEPT + 50 and len(tally.failures) == flow_module.FAILURES_KEPT
     assert next(iter(tally.failures)) == "c000"
     monkeypatch.setattr(flow_module, "fuse_archive", lambda job: {
-        "job_id": "j", "ok": 0, "failed": tally.failed, "skipped": 0, "clips": tally.failed, "frames": 0,
+        "job_id": "j", "date": "2026-01-01", "ok": 0, "failed": tally.failed, "skipped": 0, "clips": tally.failed, "frames": 0,
         "seconds": 1.0, "method": "average", "model_version": "average-1", "failures": tally.failures})
     result = CliRunner().invoke(cli.app, ["submit", str(tmp_path), "--out", str(tmp_path / "o o"), "--quiet"])
     assert result.exit_code == 3 and result.output.count("  failed c") == flow_module.FAILURES_KEPT, result.output

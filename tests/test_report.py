@@ -16,12 +16,15 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 def report(tmp_path_factory, ray_cluster, prefect_harness):
     from temcoco.flows.fuse_archive import fuse_archive
     from temcoco.job import JobConfig
+    from temcoco.metrics.policy import MetricPolicy
 
     root = tmp_path_factory.mktemp("report")
     archive = good_archive(root / "archive", clips=2, frames=10)
     add_bad_clips(archive)
     out = root / "out"
-    fuse_archive(JobConfig(str(archive), str(out), job_id="rep", method="max", workers=1, chunk=4))
+    # every frame scored: the per-frame plots need series (the default policy samples every 8th frame)
+    fuse_archive(JobConfig(str(archive), str(out), job_id="rep", method="max", workers=1, chunk=4,
+                           metrics=MetricPolicy("full")))
     return out / "reports" / "rep.html"
 
 
