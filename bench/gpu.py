@@ -19,13 +19,12 @@ import time
 
 import torch
 
-from temcoco.model.network import CONFIGS, TemCoCoNet
+from temcoco.model.networks import new_network
 from temcoco.model.paper.config import PaperConfig
-from temcoco.model.paper.network import PaperNet
 
 
 def _small(height: int, width: int, frames: int) -> tuple[torch.nn.Module, tuple[torch.Tensor, ...], int]:
-    net = TemCoCoNet(CONFIGS["small"]).eval().cuda()
+    net = new_network("small").eval().cuda()
     n = frames + 2 * net.temporal_radius
     return net, (torch.rand(1, n, 1, height, width, device="cuda"), torch.rand(1, n, 3, height, width, device="cuda")), frames
 
@@ -33,7 +32,7 @@ def _small(height: int, width: int, frames: int) -> tuple[torch.nn.Module, tuple
 def _paper(height: int, width: int) -> tuple[torch.nn.Module, tuple[torch.Tensor, ...], int]:
     config = PaperConfig()
     x = torch.rand(1, config.window_frames, 3, height, width, device="cuda")
-    return PaperNet().eval().cuda(), (x, x.clone()), config.core_frames
+    return new_network("paper").eval().cuda(), (x, x.clone()), config.core_frames
 
 
 def measure(net: torch.nn.Module, inputs: tuple[torch.Tensor, ...], frames: int, dtype: torch.dtype, repeats: int = 5) -> tuple[float, float]:

@@ -38,7 +38,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     config = PaperConfig()
-    method = PaperFusion(PaperNet(), config, "bench", torch.device("cpu"))
+    method = PaperFusion(PaperNet(config), "bench", torch.device("cpu"))
     rng = np.random.default_rng(0)
     frames = args.windows * config.core_frames
     n = frames + 2 * method.temporal_radius

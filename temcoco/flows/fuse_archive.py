@@ -59,13 +59,13 @@ def versions() -> dict[str, str]:
     import torch
     import zarr
 
-    from temcoco.model.inference import weights_version
-    from temcoco.model.network import CONFIGS, TemCoCoNet
+    from temcoco.model.checkpoint import weights_version
+    from temcoco.model.networks import SHIPPED_WEIGHTS, new_network
     from temcoco.model.paper.config import PARAMETERS
 
-    small = sum(p.numel() for p in TemCoCoNet(CONFIGS["small"]).parameters())
+    small = sum(p.numel() for p in new_network("small").parameters())
     try:
-        model = f"{weights_version()} (the small network, {small:,} parameters; shipped)"
+        model = f"{weights_version(SHIPPED_WEIGHTS)} (the small network, {small:,} parameters; shipped)"
     except TemcocoError as e:
         model = f"unavailable ({e})"
     paper = f"the published network, {PARAMETERS:,} parameters; no weights shipped (temcoco convert-weights)"

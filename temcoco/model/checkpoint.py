@@ -1,11 +1,13 @@
 """Safetensors files for networks and optimizer states (never pickle).
 
-A network file holds the weights and, in its metadata, ``format = "temcoco"`` and the
-JSON network config, so a file fully describes its model.
+A network file holds the weights and, in its metadata, ``format = "temcoco"`` and the JSON
+config of the network (its ``name`` says which network of :mod:`temcoco.model.networks`), so a
+file fully describes its model.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from pathlib import Path
@@ -13,22 +15,26 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
+from torch import nn
 
 from temcoco.errors import TemcocoError
-from temcoco.model.network import NetworkConfig, TemCoCoNet
 
 FORMAT = "temcoco"
 log = logging.getLogger(__name__)
+TORCH_SUFFIXES = (".pth", ".pt")  # pickled torch checkpoints: `temcoco convert-weights` first
 
 
-def save_network(net: TemCoCoNet, path: Path, extra: dict[str, str] | None = None) -> None:
-    """Write weights + config metadata (and ``extra`` string metadata)."""
+def save_network(net: nn.Module, path: Path, extra: dict[str, str] | None = None) -> None:
+    """Write the weights and ``net.config`` as metadata (and ``extra`` string metadata)."""
     state = {k: v.detach().contiguous().cpu() for k, v in net.state_dict().items()}
     meta = {"format": FORMAT, "config": json.dumps(net.config.to_dict()), **(extra or {})}
     save_file(state, str(path), metadata=meta)
 
 
 def read_metadata(path: Path) -> dict[str, str]:
+    """The string metadata of a safetensors file; a one-line TemcocoError for anything else."""
+    if Path(path).suffix in TORCH_SUFFIXES:
+        raise TemcocoError(f"{path} is a torch checkpoint: convert it first (temcoco convert-weights {path} OUT.safetensors)")
     try:
         with safe_open(str(path), framework="pt") as f:
             return dict(f.metadata() or {})
@@ -38,24 +44,36 @@ def read_metadata(path: Path) -> dict[str, str]:
         raise TemcocoError(f"weights file {path} is not a valid safetensors file: {exc}") from exc
 
 
-def load_network(path: Path, new_modules_ok: bool = False) -> TemCoCoNet:
-    """Build the network a weights file describes and load its weights.
+def read_config(path: Path) -> dict:
+    """The network config stored in a temcoco weights file, as a dict."""
+    meta = read_metadata(path)
+    if meta.get("format") != FORMAT or "config" not in meta:
+        raise TemcocoError(f"{path} is not a temcoco weights file (no temcoco config in its metadata)")
+    return json.loads(meta["config"])
+
+
+def load_weights(net: nn.Module, path: Path, new_modules_ok: bool = False) -> None:
+    """Load a weights file into ``net``: every key, of the right shape, and no other.
 
     ``new_modules_ok`` (fine-tuning only): modules of the network that the file lacks keep their
     initial weights, with a warning naming them; keys the network lacks are still an error.
     """
-    meta = read_metadata(path)
-    if meta.get("format") != FORMAT or "config" not in meta:
-        raise TemcocoError(f"{path} is not a temcoco weights file (no temcoco config in its metadata)")
-    config = NetworkConfig.from_dict(json.loads(meta["config"]), str(path))
     try:
-        net = TemCoCoNet(config)
         missing = net.load_state_dict(load_file(str(path)), strict=not new_modules_ok).missing_keys
     except Exception as exc:
-        raise TemcocoError(f"cannot load weights from {path}: {exc}") from exc
+        raise TemcocoError(f"cannot load weights from {path}: {' '.join(str(exc).split())}") from exc  # one line
     if missing:
         log.warning("%s has no weights for %s: they keep their initial values", path, ", ".join(missing))
-    return net
+
+
+def weights_version(path: Path) -> str:
+    """The model version of a weights file: ``temcoco-<config name>-<first 8 hex of its SHA-256>``."""
+    config = json.loads(read_metadata(path).get("config", "{}"))
+    h = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return f"temcoco-{config.get('name', 'unknown')}-{h.hexdigest()[:8]}"
 
 
 def save_optimizer(opt: torch.optim.Optimizer, path: Path) -> None:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import importlib
 import re
-from pathlib import Path
 
 from temcoco.errors import TemcocoError
 from temcoco.model.base import FusionMethod
@@ -31,18 +30,14 @@ def load_method(name: str, weights: str | None = None, device: str = "auto") -> 
 
     Args:
         name: one of :data:`METHODS`, or ``package.module:factory``.
-        weights: safetensors file for the network (default: the shipped weights).
+        weights: safetensors file for the network, whichever of :data:`temcoco.model.networks.NETWORKS`
+            it holds (default: the shipped ``small`` weights).
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``; classical methods ignore it.
     """
     if name == NETWORK:
-        from temcoco.model.inference import NetworkFusion
-        from temcoco.model.paper.inference import PaperFusion
-        from temcoco.model.paper.weights import is_paper_weights
+        from temcoco.model.networks import load_fusion  # torch: imported only when a network is asked for
 
-        if weights and is_paper_weights(Path(weights)):  # the published network, from `temcoco convert-weights`
-            return PaperFusion.load(weights, device)
-
-        return NetworkFusion.load(weights=weights, device=device)
+        return load_fusion(weights, device)
     if name in RULES:
         return ClassicalFusion(name)
     if PLUGIN.fullmatch(name):

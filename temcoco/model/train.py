@@ -25,19 +25,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from temcoco.device import resolve_device
 from temcoco.errors import TemcocoError
-from temcoco.model.checkpoint import load_network, load_optimizer, save_network, save_optimizer
+from temcoco.model.checkpoint import load_optimizer, save_network, save_optimizer
 from temcoco.devdata import DEV_DATA, ROADSCENE
 from temcoco.model.data import SampleMix, WindowSampler, load_clips, load_pairs
 from temcoco.model.degrade import DegradeConfig
-from temcoco.model.inference import NetworkFusion
 from temcoco.model.losses import FusionLoss, LossWeights
-from temcoco.model.network import CONFIGS, TemCoCoNet
-from temcoco.model.paper.config import NAME as PAPER
-from temcoco.model.paper.training import SEMANTIC_STRIDE, PaperTrainee, load_trainee
-from temcoco.model.paper.weights import is_paper_weights
+from temcoco.model.networks import load_trainee, new_trainee
+from temcoco.model.paper.training import SEMANTIC_STRIDE, PaperTrainee
+from temcoco.model.small.inference import SmallFusion
+from temcoco.model.small.network import SmallNet
 from temcoco.model.teachers import Teachers, load_dino, load_vgg
 from temcoco.model.validation import ValidationSplit, Validator
 
@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class TrainConfig:
-    network: str = "small"  # "paper" (the published network) or a configuration of temcoco.model.network.CONFIGS
+    network: str = "small"  # a network of temcoco.model.networks.NETWORKS: "small" or "paper" (the published one)
     data_root: str = ""  # M3SVD-layout folder; empty: ../shared/data/m3svd-dev beside the repo
     pairs_root: str = ""  # RoadScene-layout image pairs; empty: ../shared/data/roadscene-train; "none": no pairs
     val_pair_every: int = 8  # every n-th pair (sorted by name) is held out for validation
@@ -118,7 +118,7 @@ def _latest_checkpoint(out: Path) -> Path | None:
     return ckpts[-1] if ckpts else None
 
 
-def _save_checkpoint(out: Path, net: TemCoCoNet, opt: torch.optim.Optimizer, step: int, keep: int) -> None:
+def _save_checkpoint(out: Path, net: nn.Module, opt: torch.optim.Optimizer, step: int, keep: int) -> None:
     d = out / "checkpoints" / f"step_{step:07d}"
     d.mkdir(parents=True, exist_ok=True)
     save_network(net, d / "model.safetensors")
@@ -128,7 +128,7 @@ def _save_checkpoint(out: Path, net: TemCoCoNet, opt: torch.optim.Optimizer, ste
         shutil.rmtree(old)
 
 
-def _teachers(cfg: TrainConfig, net: TemCoCoNet, device: torch.device) -> Teachers:
+def _teachers(cfg: TrainConfig, net: nn.Module, device: torch.device) -> Teachers:
     t = Teachers(vgg=load_vgg(cfg.vgg_weights or None), dino=load_dino(cfg.dino or None, net.config.dino_dim))
     if t.dino is not None and isinstance(net, PaperTrainee):
         t.dino.stride = SEMANTIC_STRIDE  # tokens on the semantic features' 1/16 grid, as the paper trains
@@ -140,27 +140,14 @@ def _teachers(cfg: TrainConfig, net: TemCoCoNet, device: torch.device) -> Teache
     return t
 
 
-def _load_weights(path: Path, new_modules_ok: bool = False) -> TemCoCoNet | PaperTrainee:
-    """``new_modules_ok``: a ``small`` network may have modules the file lacks (they keep their init)."""
-    return load_trainee(path) if is_paper_weights(path) else load_network(path, new_modules_ok)
-
-
-def _new_network(name: str) -> TemCoCoNet | PaperTrainee:
-    if name == PAPER:
-        return PaperTrainee()
-    if name not in CONFIGS:
-        raise TemcocoError(f"unknown network configuration {name!r}: choose {', '.join([PAPER, *CONFIGS])}")
-    return TemCoCoNet(CONFIGS[name])
-
-
-def _start(config: TrainConfig, resume: bool) -> tuple[TemCoCoNet | PaperTrainee, int, Path | None]:
+def _start(config: TrainConfig, resume: bool) -> tuple[nn.Module, int, Path | None]:
     """The network to train, the step it is at and the checkpoint it was resumed from."""
     ckpt = _latest_checkpoint(Path(config.out_dir)) if resume else None
     if ckpt is not None:
-        return _load_weights(ckpt / "model.safetensors"), json.loads((ckpt / "state.json").read_text())["step"], ckpt
+        return load_trainee(ckpt / "model.safetensors"), json.loads((ckpt / "state.json").read_text())["step"], ckpt
     if config.init_weights:
-        return _load_weights(Path(config.init_weights), new_modules_ok=True), 0, None
-    return _new_network(config.network), 0, None
+        return load_trainee(Path(config.init_weights), new_modules_ok=True), 0, None
+    return new_trainee(config.network), 0, None
 
 
 def _log_step(logf, config: TrainConfig, terms: dict, lr: float, step: int, start: int, elapsed: float) -> None:
@@ -209,10 +196,10 @@ def _sampler(config: TrainConfig, frames: int, seed: int) -> WindowSampler:
     return WindowSampler(clips, pairs, frames, config.crop, mix, config.degrade, seed)
 
 
-def _validate(validator: Validator, net: TemCoCoNet, device: torch.device, out: Path, step: int) -> None:
+def _validate(validator: Validator, net: SmallNet, device: torch.device, out: Path, step: int) -> None:
     """Score the validation split with the network as it is; one line printed, one appended to val.jsonl."""
     t0 = time.time()
-    scores = validator(NetworkFusion(net, f"step-{step}", device))
+    scores = validator(SmallFusion(net, f"step-{step}", device))
     net.train().requires_grad_(True)
     row = {"step": step, **{k: None if v is None else round(v, 4) for k, v in scores.items()}}
     with (out / "val.jsonl").open("a") as f:
@@ -241,7 +228,7 @@ def train(config: TrainConfig, resume: bool = False, teachers: Teachers | None =
     teachers = teachers if teachers is not None else _teachers(config, net, device)
     r = net.temporal_radius
     sampler = _sampler(config, config.core_frames + 2 * r, config.seed + start)
-    validator = Validator(validation_split(config), config.val_pairs) if config.val_every and isinstance(net, TemCoCoNet) else None
+    validator = Validator(validation_split(config), config.val_pairs) if config.val_every and isinstance(net, SmallNet) else None
     criterion = FusionLoss(config.loss)
     use_amp = config.amp and device.type == "cuda"
     t0, step = time.time(), start

@@ -12,10 +12,9 @@ from pathlib import Path
 import torch
 
 from temcoco.errors import TemcocoError
-from temcoco.model.inference import weights_version
+from temcoco.model.checkpoint import save_network, weights_version
 from temcoco.model.paper.config import PaperConfig
 from temcoco.model.paper.network import PaperNet
-from temcoco.model.paper.weights import check_state_dict, save_paper
 
 PREFIX = "module."
 
@@ -34,14 +33,32 @@ def read_official(src: Path) -> dict[str, torch.Tensor]:
     return {k.removeprefix(PREFIX): v for k, v in obj.items()}
 
 
+def check_state_dict(state: dict[str, torch.Tensor], net: PaperNet) -> None:
+    """Raise a TemcocoError naming the first key that is missing, unexpected or of the wrong
+    shape, or a constant table that differs from the network's own."""
+    own = net.state_dict()
+    missing = [k for k in own if k not in state]
+    if missing:
+        raise TemcocoError(f"checkpoint lacks key {missing[0]!r} ({len(missing)} missing): not the published TemCoCo network")
+    unexpected = [k for k in state if k not in own]
+    if unexpected:
+        raise TemcocoError(f"checkpoint has unexpected key {unexpected[0]!r} ({len(unexpected)} unexpected)")
+    for key, ref in own.items():
+        if tuple(state[key].shape) != tuple(ref.shape):
+            raise TemcocoError(f"checkpoint key {key!r} has shape {tuple(state[key].shape)}, expected {tuple(ref.shape)}")
+    for key, ref in net.named_buffers():
+        if not torch.equal(state[key].to(ref.dtype), ref):
+            raise TemcocoError(f"checkpoint buffer {key!r} differs from the published network's constant table")
+
+
 def convert_weights(src: Path, dst: Path, config: PaperConfig = PaperConfig()) -> str:
     """Convert ``src`` (official ``VideoFusionNet_*.pth``) to ``dst`` (.safetensors); one-line summary."""
     state = read_official(Path(src))
-    net = PaperNet()
+    net = PaperNet(config)
     check_state_dict(state, net)
     net.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in state.items()}, strict=True)
     dst = Path(dst)
     dst.parent.mkdir(parents=True, exist_ok=True)
-    save_paper(net, config, dst, {"source": Path(src).name})
+    save_network(net, dst, {"source": Path(src).name})
     n = sum(p.numel() for p in net.parameters())
     return f"{dst}: {len(state)} tensors, {n:,} parameters, model version {weights_version(dst)}"

@@ -12,25 +12,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import deform_conv2d
 
+from temcoco.model.layers import DeformConv
 from temcoco.model.paper.layers import SepConv3d, conv2d_act
 
 DEFORM_GROUPS = 8  # offset groups
 GROUP_WIDTH = 8  # input channels per convolution group (the published groups = channels / 8)
-
-
-class DeformConv(nn.Module):
-    """Grouped 3x3 deformable conv (DCN v1: no bias, no mask):
-    (N, C, H, W), offsets (N, 18 * DEFORM_GROUPS, H, W) -> (N, C, H, W)."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.empty(channels, GROUP_WIDTH, 3, 3))
-        nn.init.kaiming_uniform_(self.weight, a=5**0.5)
-
-    def forward(self, x: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
-        return deform_conv2d(x, offset, self.weight, padding=(1, 1))
 
 
 class TemporalCooperation(nn.Module):
@@ -50,7 +37,8 @@ class TemporalCooperation(nn.Module):
         self.before_offsets, self.before_offsets2 = nn.Conv2d(c, c, 3, padding=1), nn.Conv2d(c, c, 3, padding=1)
         self.off2d_1 = nn.Conv2d(c, 18 * DEFORM_GROUPS, 3, padding=1)
         self.off2d_2 = nn.Conv2d(c, 18 * DEFORM_GROUPS, 3, padding=1)
-        self.dconv_1, self.dconv_2 = DeformConv(c), DeformConv(c)
+        self.dconv_1 = DeformConv(c, GROUP_WIDTH, bias=False)  # DCN v1 as published: no bias, no mask
+        self.dconv_2 = DeformConv(c, GROUP_WIDTH, bias=False)
         self.fuse_neighb = conv2d_act(2 * c, c)
         self.fuse_feature = SepConv3d(embed_dim, c)
 

@@ -13,10 +13,10 @@ cropped back; the distillation features are those of the padded frame.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from temcoco.model.paper.config import SPATIAL_MULTIPLE
+from temcoco.model.layers import pad_to_multiple
+from temcoco.model.paper.config import SPATIAL_MULTIPLE, PaperConfig
 from temcoco.model.paper.cooperative import TemporalCooperation
 from temcoco.model.paper.layers import Decoder, Encoder
 from temcoco.model.paper.visual_semantic import VisualSemanticInteraction
@@ -24,21 +24,13 @@ from temcoco.model.paper.visual_semantic import VisualSemanticInteraction
 WIDTH = 32  # channels at full scale; 64 at 1/2, 128 at 1/4
 
 
-def pad_frames(x: torch.Tensor, multiple: int) -> torch.Tensor:
-    """Pad H and W of (B, C, T, H, W) up to a multiple: reflect, or replicate when too small to reflect."""
-    h, w = x.shape[-2:]
-    ph, pw = (-h) % multiple, (-w) % multiple
-    if not (ph or pw):
-        return x
-    mode = "reflect" if ph < h and pw < w else "replicate"
-    return F.pad(x.flatten(1, 2), (0, pw, 0, ph), mode=mode).unflatten(1, x.shape[1:3])
-
-
 class PaperNet(nn.Module):
-    """The published network; attribute names are the published state_dict keys."""
+    """The published network; attribute names are the published state_dict keys. ``config`` says
+    how it is run over a clip (it is stored in its weights file, not in its state_dict)."""
 
-    def __init__(self) -> None:
+    def __init__(self, config: PaperConfig = PaperConfig()) -> None:
         super().__init__()
+        self.config = config
         self.Enc_ir, self.Enc_vis = Encoder(3, WIDTH), Encoder(3, WIDTH)
         self.SegBranchCombine = VisualSemanticInteraction(4 * WIDTH)
         self.DCN_1 = TemporalCooperation(4 * WIDTH)
@@ -51,8 +43,8 @@ class PaperNet(nn.Module):
         if ir.ndim != 5 or ir.shape != vi.shape or ir.shape[2] != 3:
             raise ValueError(f"PaperNet needs ir and vi of one shape (B, T, 3, H, W), got {tuple(ir.shape)} and {tuple(vi.shape)}")
         h, w = ir.shape[-2:]
-        x_ir = pad_frames(ir.transpose(1, 2), SPATIAL_MULTIPLE)  # (B, 3, T, H', W')
-        x_vi = pad_frames(vi.transpose(1, 2), SPATIAL_MULTIPLE)
+        x_ir = pad_to_multiple(ir.transpose(1, 2), SPATIAL_MULTIPLE)  # (B, 3, T, H', W')
+        x_vi = pad_to_multiple(vi.transpose(1, 2), SPATIAL_MULTIPLE)
         e_ir, e_vi = self.Enc_ir(x_ir), self.Enc_vis(x_vi)
         f, feats = self.SegBranchCombine(e_ir[2], e_vi[2])
         f, offsets = self.DCN_1(f, e_ir[1].transpose(1, 2), e_vi[1].transpose(1, 2))

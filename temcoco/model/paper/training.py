@@ -14,13 +14,9 @@ inputs were not ImageNet-normalised (here they are, as the teachers expect).
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import torch
 
-from temcoco.model.paper.config import PaperConfig
 from temcoco.model.paper.network import PaperNet
-from temcoco.model.paper.weights import load_paper
 
 SEMANTIC_STRIDE = 16  # input pixels per semantic token
 
@@ -29,10 +25,6 @@ class PaperTrainee(PaperNet):
     """The published network for training; its state_dict and weights file are PaperNet's."""
 
     temporal_radius = 0  # trained on whole windows: every frame is a loss frame
-
-    def __init__(self, config: PaperConfig = PaperConfig()) -> None:
-        super().__init__()
-        self.config = config
 
     def forward(self, ir: torch.Tensor, vi: torch.Tensor, aux: bool = False):
         """ir (B, T, 1, H, W), vi (B, T, 3, H, W) in 0..1 -> fused RGB (B, T, 3, H, W) (unclamped,
@@ -45,10 +37,3 @@ class PaperTrainee(PaperNet):
         b, t = fused.shape[:2]
         return fused, {k: v.unflatten(0, (b, t)) if k.startswith("sem") else v.transpose(1, 2) for k, v in feats.items()}
 
-
-def load_trainee(path: Path) -> PaperTrainee:
-    """A paper weights file (e.g. the converted official checkpoint) as a trainee."""
-    net, config = load_paper(path)
-    trainee = PaperTrainee(config)
-    trainee.load_state_dict(net.state_dict())
-    return trainee

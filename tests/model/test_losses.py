@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 import torch
 from skimage.metrics import structural_similarity
-from torch import nn
-from transformers import Dinov2Config, Dinov2Model
 
 from temcoco.model import losses as L
-from temcoco.model.color import rgb_to_ycbcr, ycbcr_to_rgb
-from temcoco.model.network import CONFIGS, VGG_DIM, TemCoCoNet
-from temcoco.model.teachers import DinoTeacher, Teachers, VGGTeacher
+from temcoco.model.color import rgb_to_ycbcr
+from temcoco.model.small.config import SmallConfig
+from temcoco.model.small.network import VGG_DIM, SmallNet
+from temcoco.model.teachers import Teachers
+from tests.support.training import tiny_dino, tiny_vgg
 
 torch.set_num_threads(1)
 
@@ -21,32 +21,6 @@ torch.set_num_threads(1)
 def _img(seed: int, n: int = 1, h: int = 32, w: int = 32) -> torch.Tensor:
     g = torch.Generator().manual_seed(seed)
     return torch.rand(n, 1, h, w, generator=g)
-
-
-def tiny_vgg() -> VGGTeacher:
-    """A random VGG-like stack: 256 channels at 1/4 scale, like VGG19 features[:12]."""
-    torch.manual_seed(0)
-    return VGGTeacher(nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                                    nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-                                    nn.Conv2d(16, VGG_DIM, 3, padding=1), nn.ReLU()))
-
-
-def tiny_dino(dim: int) -> DinoTeacher:
-    torch.manual_seed(0)
-    cfg = Dinov2Config(hidden_size=dim, num_hidden_layers=1, num_attention_heads=2, intermediate_size=32,
-                       patch_size=4, image_size=32)
-    return DinoTeacher(Dinov2Model(cfg))
-
-
-def test_color_roundtrip_matches_classical():
-    from temcoco.model.classical import rgb_to_ycbcr as np_rgb_to_ycbcr
-
-    rgb8 = torch.randint(0, 256, (2, 3, 5, 7), dtype=torch.uint8)
-    rgb = rgb8.float() / 255
-    ycc = rgb_to_ycbcr(rgb)
-    ref = np_rgb_to_ycbcr(rgb8.permute(0, 2, 3, 1).numpy())
-    np.testing.assert_allclose(ycc.permute(0, 2, 3, 1).numpy() * 255, ref, atol=1e-3)
-    torch.testing.assert_close(ycbcr_to_rgb(ycc), rgb, atol=2e-3, rtol=0)
 
 
 def test_ssim_matches_scikit_image():
@@ -129,10 +103,10 @@ def test_fusion_loss_terms_and_weights():
 
 
 def test_distillation_with_tiny_teachers():
-    cfg = CONFIGS["small"]
+    cfg = SmallConfig()
     dino = tiny_dino(cfg.dino_dim)
     teachers = Teachers(vgg=tiny_vgg(), dino=dino)
-    net = TemCoCoNet(cfg)
+    net = SmallNet(cfg)
     r, t, h, w = net.temporal_radius, 2, 32, 32
     ir_in, vi_in = torch.rand(1, t + 2 * r, 1, h, w), torch.rand(1, t + 2 * r, 3, h, w)
     ir, vi = ir_in[:, r:-r], vi_in[:, r:-r]

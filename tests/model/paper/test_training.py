@@ -7,12 +7,11 @@ import json
 import torch
 from transformers import Dinov2Config, Dinov2Model
 
+from temcoco.model.networks import load_trainee
 from temcoco.model.paper.training import SEMANTIC_STRIDE, PaperTrainee
-from temcoco.model.paper.weights import load_paper
 from temcoco.model.teachers import DinoTeacher, Teachers
 from temcoco.model.train import train
-from tests.test_model_losses import tiny_vgg
-from tests.test_model_train import _config
+from tests.support.training import tiny_vgg, train_config
 
 torch.set_num_threads(1)
 
@@ -35,9 +34,10 @@ def test_heads_are_the_papers_targets():
 
 def test_one_training_step_of_the_published_network(tmp_path):
     teachers = Teachers(vgg=tiny_vgg(), dino=_tiny_vit_l_width_dino())
-    cfg = _config(tmp_path, network="paper", steps=1, batch_size=1, core_frames=3, crop=32, ckpt_every=1)
+    cfg = train_config(tmp_path, network="paper", steps=1, batch_size=1, core_frames=3, crop=32, ckpt_every=1)
     final = train(cfg, teachers=teachers)
     row = json.loads((tmp_path / "run" / "losses.jsonl").read_text().splitlines()[-1])
     assert {"distill_vis_ir", "distill_vis_vi", "distill_sem_ir", "distill_sem_vi"} <= set(row)  # both modalities
-    net, config = load_paper(final)
-    assert config.name == "paper" and sum(p.numel() for p in net.parameters()) == 19_213_417
+    trainee = load_trainee(final)
+    assert isinstance(trainee, PaperTrainee) and trainee.config.name == "paper"
+    assert sum(p.numel() for p in trainee.parameters()) == 19_213_417

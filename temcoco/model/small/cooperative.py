@@ -1,4 +1,4 @@
-"""The paper's temporal cooperative module: two-level deformable alignment of each frame to its
+"""Temporal cooperative module of the small network: two-level deformable alignment of each frame to its
 previous two, which lets weak (noisy, blurred) detail be recovered from neighbouring frames.
 
 The coarse level (half the resolution of the fine one) predicts offsets from the pair of
@@ -12,24 +12,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torchvision.ops import deform_conv2d
 
-from temcoco.model.blocks import conv, per_frame
-
-KERNEL = 3
-
-
-class DeformConv(nn.Module):
-    """A 3x3 deformable conv whose offsets are given: (N, C, H, W), (N, 18, H, W) -> (N, C, H, W)."""
-
-    def __init__(self, c: int) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.empty(c, c, KERNEL, KERNEL))
-        self.bias = nn.Parameter(torch.zeros(c))
-        nn.init.kaiming_uniform_(self.weight, a=5**0.5)
-
-    def forward(self, x: torch.Tensor, offset: torch.Tensor) -> torch.Tensor:
-        return deform_conv2d(x, offset.to(x.dtype), self.weight.to(x.dtype), self.bias.to(x.dtype), padding=KERNEL // 2)
+from temcoco.model.layers import KERNEL, DeformConv
+from temcoco.model.small.layers import conv, per_frame
 
 
 class OffsetHead(nn.Module):
