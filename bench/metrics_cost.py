@@ -56,6 +56,38 @@ def ms(fn, repeat: int) -> float:
     return 1000 * float(np.min(times))
 
 
+def flow_rows(prev, cur, repeat: int, models: bool) -> list[tuple[str, float, str]]:
+    """flowD's flow and warp, BiSWE's six flows and warps (and with ``models`` the ResNet-18 and RAFT costs)."""
+    flowd_flow, flow = temporal.make_flows("dis")
+    pairs = [(cur.vi, prev.vi), (prev.vi, cur.vi), (cur.ir, prev.ir), (prev.ir, cur.ir),
+             (cur.fused, prev.fused), (prev.fused, cur.fused)]
+    vi_b, vi_f, ir_b, ir_f, fu_b, fu_f = flow(pairs)
+
+    def biswe_rest() -> None:
+        m_prev = temporal.occlusion_mask(vi_b, vi_f) & temporal.occlusion_mask(ir_b, ir_f)
+        m_next = temporal.occlusion_mask(vi_f, vi_b) & temporal.occlusion_mask(ir_f, ir_b)
+        temporal.warp_error(cur.fused_f32, prev.fused_f32, fu_b, m_prev)
+        temporal.warp_error(prev.fused_f32, cur.fused_f32, fu_f, m_next)
+
+    rows = [
+        ("flowD flow", ms(lambda: flowd_flow(pairs[:1]), repeat), "DIS medium, VI_t->VI_t-1"),
+        ("flowD", ms(lambda: temporal.flowd(prev.fused_f32, cur.fused_f32, vi_b), repeat), "warp + L2"),
+        ("BiSWE flows", ms(lambda: flow(pairs), repeat), "DIS fast, 6 flows"),
+        ("BiSWE", ms(biswe_rest, repeat), "occlusion masks + warps"),
+    ]
+    if models:
+        from torchvision.models import resnet18
+        from torchvision.models.optical_flow import raft_large, raft_small
+
+        net = temporal.FeatureNet(resnet18(weights=None).eval())
+        rows.append(("feaCD", ms(lambda: net([cur.fused, cur.vi, cur.ir]), 1), "ResNet-18 on fused, VI, IR"))
+        for name, build in (("raft_small", raft_small), ("raft_large", raft_large)):
+            raft = temporal.RaftFlow(build(weights=None).eval())
+            rows.append((f"{name}_flows", ms(lambda raft=raft: raft(pairs), 1), "6 flows, replace the DIS row"))
+
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
@@ -84,32 +116,7 @@ def main() -> None:
         ("ref_metrics", ms(lambda: fusion.reference_batch(ops, *planes), args.repeat) / batch, "ref_PSNR + ref_SSIM"),
     ]
 
-    flowd_flow, flow = temporal.make_flows("dis")
-    pairs = [(cur.vi, prev.vi), (prev.vi, cur.vi), (cur.ir, prev.ir), (prev.ir, cur.ir),
-             (cur.fused, prev.fused), (prev.fused, cur.fused)]
-    vi_b, vi_f, ir_b, ir_f, fu_b, fu_f = flow(pairs)
-
-    def biswe_rest() -> None:
-        m_prev = temporal.occlusion_mask(vi_b, vi_f) & temporal.occlusion_mask(ir_b, ir_f)
-        m_next = temporal.occlusion_mask(vi_f, vi_b) & temporal.occlusion_mask(ir_f, ir_b)
-        temporal.warp_error(cur.fused_f32, prev.fused_f32, fu_b, m_prev)
-        temporal.warp_error(prev.fused_f32, cur.fused_f32, fu_f, m_next)
-
-    rows += [
-        ("flowD flow", ms(lambda: flowd_flow(pairs[:1]), args.repeat), "DIS medium, VI_t->VI_t-1"),
-        ("flowD", ms(lambda: temporal.flowd(prev.fused_f32, cur.fused_f32, vi_b), args.repeat), "warp + L2"),
-        ("BiSWE flows", ms(lambda: flow(pairs), args.repeat), "DIS fast, 6 flows"),
-        ("BiSWE", ms(biswe_rest, args.repeat), "occlusion masks + warps"),
-    ]
-    if args.models:
-        from torchvision.models import resnet18
-        from torchvision.models.optical_flow import raft_large, raft_small
-
-        net = temporal.FeatureNet(resnet18(weights=None).eval())
-        rows.append(("feaCD", ms(lambda: net([cur.fused, cur.vi, cur.ir]), 1), "ResNet-18 on fused, VI, IR"))
-        for name, build in (("raft_small", raft_small), ("raft_large", raft_large)):
-            raft = temporal.RaftFlow(build(weights=None).eval())
-            rows.append((f"{name}_flows", ms(lambda raft=raft: raft(pairs), 1), "6 flows, replace the DIS row"))
+    rows += flow_rows(prev, cur, args.repeat, args.models)
 
     config = MetricConfig(flow="dis", feacd=False)
 

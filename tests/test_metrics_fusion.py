@@ -254,18 +254,12 @@ def test_suite_on_cuda_equals_cpu(images) -> None:
 
 def test_float32_suite_equals_previous_code_on_real_frames(m3svd) -> None:
     """The batched float32 suite gives the values of the code before issue 19 (tests/reference_fusion.py)."""
-    import cv2
-
     from temcoco.metrics.ops import TorchOps
     from tests import reference_fusion
+    from tests.support.m3svd import averaged_frames
 
-    seq = sorted(p.name for p in (m3svd / "visible_Blur").iterdir())[0]
-    planes = []
-    for t in range(2):
-        ir = cv2.imread(str(m3svd / "infrared_noise" / seq / f"{t:04d}.png"), cv2.IMREAD_GRAYSCALE)
-        vi = cv2.cvtColor(cv2.imread(str(m3svd / "visible_Blur" / seq / f"{t:04d}.png")), cv2.COLOR_BGR2RGB)
-        fused = ((vi.astype(np.uint16) + ir[..., None]) // 2).astype(np.uint8)
-        planes.append((fusion.luminance(fused), ir.astype(np.float64), fusion.luminance(vi)))
+    planes = [(fusion.luminance(fused), ir.astype(np.float64), fusion.luminance(vi))
+              for ir, vi, fused in averaged_frames(m3svd, 2)]
     got = fusion.fusion_batch(TorchOps("cpu"), *(np.stack(p) for p in zip(*planes)))
     for t, (f, a, b) in enumerate(planes):
         for name, value in reference_fusion.fusion_metrics(f, a, b).items():

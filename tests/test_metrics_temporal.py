@@ -205,13 +205,9 @@ def _flowd_reference(prev: temporal.Frames, cur: temporal.Frames) -> float:
 
 def test_flowd_equals_previous_definition_on_real_frames(m3svd) -> None:
     """flowD keeps its own medium-preset DIS flow (not BiSWE's fast-preset one): same values as before issue 19."""
-    seq = sorted(p.name for p in (m3svd / "visible_Blur").iterdir())[0]
-    frames = []
-    for t in range(3):
-        ir = cv2.imread(str(m3svd / "infrared_noise" / seq / f"{t:04d}.png"), cv2.IMREAD_GRAYSCALE)
-        vi = cv2.cvtColor(cv2.imread(str(m3svd / "visible_Blur" / seq / f"{t:04d}.png")), cv2.COLOR_BGR2RGB)
-        fused = ((vi.astype(np.uint16) + ir[..., None]) // 2).astype(np.uint8)
-        frames.append(temporal.Frames(ir=ir, vi=vi, fused=fused))
+    from tests.support.m3svd import averaged_frames
+
+    frames = [temporal.Frames(ir=ir, vi=vi, fused=fused) for ir, vi, fused in averaged_frames(m3svd, 3)]
     clip = ClipMetrics(MetricConfig(flow="dis", feacd=False))
     for fr in frames:
         clip.update(fr.ir[..., None], fr.vi, fr.fused)
