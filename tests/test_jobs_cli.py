@@ -114,7 +114,7 @@ def test_a_job_that_fails_as_a_whole_records_why(monkeypatch, tmp_path):
     from temcoco.errors import TemcocoError
     from temcoco.job import JobConfig
 
-    def no_workers(job, clips, date):
+    def no_workers(job, clips, date, resumed=False):
         assert [j.status for j in list_jobs(job.out)] == ["running"]
         raise TemcocoError("no worker could start")
 
