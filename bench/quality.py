@@ -93,16 +93,15 @@ def floors(clean: Part, degraded: Part) -> list[str]:
     for c in ("SSIM", "VIF", "Qabf"):
         best = max(d[m][c] for m in ("average", "max", "laplacian"))
         lines.append(_check(f"degraded M3SVD {c} >= 1.2 x best classical", d["temcoco"][c], 1.2 * best))
-    lines.append(_check("degraded M3SVD flowD <= 0.7 x average", 0.7 * d["average"]["flowD"], d["temcoco"]["flowD"],
-                        swap=True))
+    lines.append(_check("degraded M3SVD flowD <= 0.7 x average", d["temcoco"]["flowD"], 0.7 * d["average"]["flowD"],
+                        at_most=True))
     return lines
 
 
-def _check(name: str, value: float, floor: float, swap: bool = False) -> str:
-    ok = value >= floor
-    if swap:  # value is the bound, floor the network's number
-        return f"| {name} | {floor:.3f} (bound {value:.3f}) | {'met' if ok else 'NOT met'} |"
-    return f"| {name} | {value:.3f} (floor {floor:.3f}) | {'met' if ok else 'NOT met'} |"
+def _check(name: str, value: float, limit: float, at_most: bool = False) -> str:
+    """A table row: the network's ``value`` against a floor (or, ``at_most``, a bound)."""
+    ok = value <= limit if at_most else value >= limit
+    return f"| {name} | {value:.3f} ({'bound' if at_most else 'floor'} {limit:.3f}) | {'met' if ok else 'NOT met'} |"
 
 
 def speed(weights: str | None, threads: int) -> float:
