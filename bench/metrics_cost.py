@@ -1,4 +1,5 @@
-"""CPU time of each metric per 640×480 frame, on one CPU thread. Prints a table; writes nothing.
+"""CPU time of each metric per 640×480 frame, on one CPU thread, and the whole suite's wall time on one
+and on two threads (flows beside the spatial suite). Prints a table; writes nothing.
 
     python bench/metrics_cost.py [--repeat 5] [--models]
 
@@ -56,6 +57,17 @@ def ms(fn, repeat: int) -> float:
     return 1000 * float(np.min(times))
 
 
+def wall_ms(fn, repeat: int) -> float:
+    """Least wall time of fn() in ms over ``repeat`` calls, after one warm-up call."""
+    fn()
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return 1000 * float(np.min(times))
+
+
 def flow_rows(prev, cur, repeat: int, models: bool) -> list[tuple[str, float, str]]:
     """flowD's flow and warp, BiSWE's six flows and warps (and with ``models`` the ResNet-18 and RAFT costs)."""
     flowd_flow, flow = temporal.make_flows("dis")
@@ -96,7 +108,7 @@ def main() -> None:
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
 
-    seq = frames(9)
+    seq = frames(17)
     prev, cur = seq[0], seq[1]
     ops, batch = TorchOps("cpu"), 8
     planes = [np.stack([p] * batch) for p in (fusion.luminance(cur.fused), cur.ir.astype(np.float32),
@@ -118,14 +130,20 @@ def main() -> None:
 
     rows += flow_rows(prev, cur, args.repeat, args.models)
 
-    config = MetricConfig(flow="dis", feacd=False)
+    def suite(threads: int):
+        def run() -> None:
+            clip = ClipMetrics(MetricConfig(flow="dis", feacd=False, threads=threads))
+            for fr in seq:
+                clip.update(fr.ir[..., None], fr.vi, fr.fused)
+            clip.result()
+        return run
 
-    def suite() -> None:
-        clip = ClipMetrics(config)
-        for fr in seq:
-            clip.update(fr.ir[..., None], fr.vi, fr.fused)
-
-    rows.append(("suite", ms(suite, 2) / len(seq), f"ClipMetrics.update, {len(seq)} frames, full policy (DIS, no feaCD)"))
+    what = f"ClipMetrics, {len(seq)} frames, full policy (DIS, no feaCD)"
+    rows.append(("suite", ms(suite(1), 2) / len(seq), f"{what}, CPU time"))
+    rows.append(("suite, wall", wall_ms(suite(1), 2) / len(seq), f"{what}, 1 thread, wall time"))
+    rows.append(("suite, 2 thr", wall_ms(suite(2), 2) / len(seq), f"{what}, flows on a 2nd thread, torch 1, wall"))
+    torch.set_num_threads(2)
+    rows.append(("suite, 2+2 thr", wall_ms(suite(2), 2) / len(seq), f"{what}, flows on a 2nd thread, torch 2, wall"))
     source = f"M3SVD {SEQ}" if (DATA / "visible_Blur" / SEQ).is_dir() else "synthetic frames"
     print(f"metric CPU time per 640x480 frame, one thread, least of {args.repeat}, {source}")
     for name, value, note in rows:

@@ -70,12 +70,14 @@ def fuse_rate(ir: str, vi: str, out: str, method: str) -> float:
     return result.frames / result.seconds
 
 
-def submit_row(archive: Path, out: Path, method: str, policy: str, stride: int) -> dict:
-    """The clip row of `submit --workers 1` under this policy: frames, seconds, metrics_seconds."""
+def submit_row(archive: Path, out: Path, method: str, policy: str, stride: int, cpus: int) -> dict:
+    """The clip row of `submit --workers 1 --cpus-per-worker cpus` under this policy: frames, seconds,
+    metrics_seconds."""
     from temcoco.storage.results import query
 
     subprocess.run([sys.executable, "-m", "temcoco.cli", "submit", str(archive), "--out", str(out), "--workers", "1",
-                    "--method", method, "--metrics", policy, "--metric-stride", str(stride), "--quiet"],
+                    "--cpus-per-worker", str(cpus), "--method", method, "--metrics", policy, "--metric-stride", str(stride),
+                    "--quiet"],
                    check=True, capture_output=True)
     table = query(str(out), "SELECT frames, seconds, metrics_seconds, metrics_policy, metric_stride FROM metrics")
     return table.to_pylist()[0]
@@ -88,6 +90,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None, help="scratch folder (default: a temporary one)")
     parser.add_argument("--methods", default="average,temcoco")
     parser.add_argument("--policies", default="full,sampled,off")
+    parser.add_argument("--cpus-per-worker", type=int, default=1, help="the actor's cores (fuse uses the machine's)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="policy_e2e_"))
     print("| method | clip | run | frames/s | vs fuse | metrics share of the clip's time |")
@@ -101,9 +104,10 @@ def main() -> None:
         print(f"| {method} | {clip} | fuse, no metrics | {base:.2f} | 1.00x | - |", flush=True)
         for policy in args.policies.split(","):
             stride = POLICIES[policy]
-            row = submit_row(archive, work / f"{method}_{policy}", method, policy, stride)
+            row = submit_row(archive, work / f"{method}_{policy}", method, policy, stride, args.cpus_per_worker)
             rate = row["frames"] / row["seconds"]
-            run = f"submit --metrics {policy}" + (f" --metric-stride {stride}" if policy == "sampled" else "")
+            run = f"submit --metrics {policy}" + (f" --metric-stride {stride}" if policy == "sampled" else "") + (
+                f" --cpus-per-worker {args.cpus_per_worker}" if args.cpus_per_worker > 1 else "")
             share = (row["metrics_seconds"] or 0.0) / row["seconds"]
             print(f"| {method} | {clip} | {run} | {rate:.2f} | {rate / base:.2f}x | {100 * share:.1f} % |", flush=True)
 

@@ -116,6 +116,19 @@ def test_spatial_metrics_are_measured_in_batches() -> None:
     assert batched.per_frame == single.per_frame
 
 
+def test_flows_on_a_second_thread_give_the_one_thread_values() -> None:
+    """Two threads: each pair's flows run beside the spatial suite and are added back in frame order."""
+    frames = [frame(seed) for seed in range(11)]
+    for policy in (MetricPolicy("full"), MetricPolicy("sampled", 2)):
+        one, two = (ClipMetrics(MetricConfig(flow="dis", feacd=False, batch=4, threads=n), policy) for n in (1, 2))
+        assert (one._flow_thread, two._flow_thread is not None) == (None, True)
+        for t, f in enumerate(frames):
+            one.update(*f, chunk_start=t == 4)
+            two.update(*f, chunk_start=t == 4)
+        assert two.result() == one.result() and two.per_frame == one.per_frame
+        assert one.result()["flowD_seam"] is not None and one.result()["BiSWE"] is not None
+
+
 def test_reference_metrics() -> None:
     clip = ClipMetrics(DIS)
     ir, vi, fused = frame(0)

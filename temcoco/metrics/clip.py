@@ -9,6 +9,8 @@ where the metric is defined; None where it is not (or never finite).
 from __future__ import annotations
 
 import math
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
 from typing import Mapping
@@ -21,7 +23,7 @@ from temcoco.errors import TemcocoError
 from temcoco.metrics.fusion import fusion_batch, luminance, reference_batch
 from temcoco.metrics.ops import TorchOps
 from temcoco.metrics.policy import FULL, MetricPolicy
-from temcoco.metrics.temporal import Frames, feacd, make_features, make_flows, pair_terms
+from temcoco.metrics.temporal import Frames, PairTerms, feacd, make_features, make_flows, pair_terms
 from temcoco.storage.results import METRIC_COLUMNS
 
 SERIES = ("SSIM", "flowD")  # per-frame series kept for plots
@@ -32,6 +34,7 @@ class MetricConfig:
     flow: str = "auto"  # "auto" (RAFT when weights are found and a GPU is there, else DIS), "dis", "raft"
     feacd: bool = True  # compute feaCD when ResNet-18 weights are found
     batch: int = 8  # scored frames whose spatial metrics are computed together (B of the suite)
+    threads: int | None = None  # >= 2: a pair's flows run beside the spatial suite; None: torch's thread count
 
 
 def _on_grid(img: np.ndarray, h: int, w: int, channels: int) -> np.ndarray:
@@ -55,6 +58,10 @@ class ClipMetrics:
 
     Full policy: BiSWE of frame t is err(t→t−1) + err(t→t+1); sampled: a scored pair (t−1, t)
     gives err(t→t−1) + err(t−1→t), both halves from that pair.
+
+    With two threads or more, each scored pair's temporal terms (OpenCV's flows and warps, which release
+    the GIL) are computed on a second thread while this one runs the spatial suite; they are read back in
+    frame order, at most ``config.batch`` pairs behind, so the values are those of one thread.
     """
 
     def __init__(self, config: MetricConfig = MetricConfig(), policy: MetricPolicy = FULL,
@@ -71,11 +78,15 @@ class ClipMetrics:
         self._prev_logits = None  # (3, 1000) logits of the previous fused, vi, ir (full policy)
         self._prev_err: float | None = None  # BiSWE term of the previous frame against its predecessor
         self._pending: list[tuple[int, tuple[np.ndarray, ...]]] = []  # scored frames not yet measured
+        threads = torch.get_num_threads() if config.threads is None else config.threads
+        self._flow_thread = ThreadPoolExecutor(1, "temcoco-flows") if threads >= 2 else None
+        self._pairs: deque[tuple[int, bool, Future]] = deque()  # scored pairs (t, chunk_start, terms) not yet added
 
     @property
     def per_frame(self) -> dict[str, list[float | None]]:
         """Frame t's value of each name in SERIES (None where not scored), the queued frames measured first."""
         self._measure_pending()
+        self._add_pairs()
         return self._series
 
     def _add(self, name: str, value: float) -> None:
@@ -107,7 +118,7 @@ class ClipMetrics:
         if scored:
             self._queue(cur, ref_ir, ref_vi)
             if self._prev is not None:
-                self._series["flowD"][-1] = self._temporal(cur, chunk_start)
+                self._queue_pair(cur, chunk_start)
         if self._features is not None and (self._chained or (scored and self._prev is not None)):
             self._feature_change(cur)
         self._prev = cur
@@ -124,6 +135,7 @@ class ClipMetrics:
         self._pending.append((self._frame, planes))
         if len(self._pending) >= self.config.batch:
             self._measure_pending()
+            self._add_pairs()
 
     def _measure_pending(self) -> None:
         """Spatial metrics of the queued frames, as one batch (B, H, W)."""
@@ -138,9 +150,25 @@ class ClipMetrics:
             self._series["SSIM"][t] = float(value)
         self._pending.clear()
 
-    def _temporal(self, cur: Frames, chunk_start: bool) -> float:
-        """Adds the flowD and BiSWE samples of the pair (previous frame, cur); returns flowD."""
-        terms = pair_terms(self._prev, cur, *self._flows)
+    def _queue_pair(self, cur: Frames, chunk_start: bool) -> None:
+        """Start the temporal terms of the pair (previous frame, cur): on the flow thread, or here."""
+        args = (self._prev, cur, *self._flows)
+        if self._flow_thread is not None:
+            terms = self._flow_thread.submit(pair_terms, *args)
+        else:
+            terms = Future()
+            terms.set_result(pair_terms(*args))
+        self._pairs.append((self._frame, chunk_start, terms))
+
+    def _add_pairs(self) -> None:
+        """Add the queued pairs' flowD and BiSWE samples, in frame order."""
+        while self._pairs:
+            t, chunk_start, terms = self._pairs.popleft()
+            self._add_pair(t, chunk_start, terms.result())
+
+    def _add_pair(self, t: int, chunk_start: bool, terms: PairTerms) -> None:
+        """The flowD and BiSWE samples of the pair (t − 1, t)."""
+        self._series["flowD"][t] = terms.flowd
         self._add("flowD", terms.flowd)
         self._add("flowD_seam" if chunk_start else "flowD_inner", terms.flowd)
         if not self._chained:
@@ -148,7 +176,6 @@ class ClipMetrics:
         elif self._prev_err is not None:
             self._add("BiSWE", self._prev_err + terms.err_next)  # BiSWE of the previous frame (has both neighbours)
         self._prev_err = terms.err_prev
-        return terms.flowd
 
     def _feature_change(self, cur: Frames) -> None:
         """Adds the feaCD sample of (previous frame, cur); keeps cur's logits when every pair is scored."""
@@ -166,6 +193,7 @@ class ClipMetrics:
     def result(self) -> dict[str, float | str | None]:
         """Clip means of METRIC_COLUMNS (None where no finite sample), ``flow_method`` and the policy's columns."""
         self._measure_pending()
+        self._add_pairs()
         out: dict[str, float | str | None] = {
             name: self._sums[name] / self._counts[name] if self._counts[name] else None for name in METRIC_COLUMNS
         }
