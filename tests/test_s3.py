@@ -60,6 +60,20 @@ def test_a_file_written_piece_by_piece_appears_whole_or_not_at_all(where, s3_ser
     assert [p.rsplit("/", 1)[1] for p in fs.ls(path.rsplit("/", 1)[0], detail=False)] == ["page.html"]
 
 
+def test_a_json_file_is_read_in_one_request(moto_server):
+    """Previews, states and summaries are read a clip at a time: one GET each, no HEAD before it."""
+    import s3fs
+
+    from temcoco.storage.fs import read_json, write_json
+
+    server, _ = moto_server
+    s3fs.S3FileSystem(use_listings_cache=False).mkdir("json-bucket")
+    write_json("s3://json-bucket/a.json", {"clip": "a"})
+    server.log.requests.clear()
+    assert read_json("s3://json-bucket/a.json") == {"clip": "a"} and read_json("s3://json-bucket/none.json") is None
+    assert [method for method, path, _ in server.log.requests] == ["GET", "GET"]
+
+
 def test_metrics_cli_queries_s3(s3_job):
     env = {**os.environ}
     p = subprocess.run([sys.executable, "-m", "temcoco.cli", "metrics", "s3://archive-bucket/out", "--format", "json",

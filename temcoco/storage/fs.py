@@ -182,7 +182,7 @@ def read_json(url: str, storage_options: dict | None = None) -> object | None:
     """The JSON object at ``url``, or None when there is none."""
     fs, path = filesystem(url, storage_options)
     try:
-        return json.loads(fs.cat_file(path))
+        return json.loads(fs.cat_file(path, start=0))  # a range read: s3fs sends no HEAD first, only the GET
     except FileNotFoundError:
         return None
 
