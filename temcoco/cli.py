@@ -125,7 +125,8 @@ def job_command(*examples: str):
         extra = [p for p in inspect.signature(job_options, eval_str=True).parameters.values() if p.kind != p.VAR_KEYWORD]
         own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name not in ("job", "quiet")]
         fields = settings_parameters(JobConfig)
-        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in fields[:2] + own + fields[2:] + extra]
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)  # archive and --out first, then the command's own
+                  for p in fields[:2] + own + fields[2:] + extra]
 
         def run_command(**options):
             job, quiet = job_options(**{p.name: options.pop(p.name) for p in fields + extra})

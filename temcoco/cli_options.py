@@ -6,22 +6,23 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import typing
+from typing import Any
 
 import typer
 
 from temcoco.options import OPTION, CliOption
 
 
-def field_option(settings: type, name: str, **override):
-    """The typer option (or argument) that sets field ``name`` of ``settings``; ``override`` replaces
-    its ``default`` or ``help`` for a command that means something else by it."""
+def field_option(settings: type, name: str, *, default: Any = dataclasses.MISSING, help: str | None = None):
+    """The typer option (or argument) that sets field ``name`` of ``settings``, with the field's default
+    and help unless a command that means something else by it gives its own."""
     f = next(f for f in dataclasses.fields(settings) if f.name == name)
     spec: CliOption = f.metadata[OPTION]
-    default = override.get("default", ... if f.default is dataclasses.MISSING else f.default)
-    help = override.get("help", spec.help)
+    default = f.default if default is dataclasses.MISSING else default
+    required_or_default = ... if default is dataclasses.MISSING else default
     if spec.argument:
-        return typer.Argument(default, help=help)
-    return typer.Option(default, *spec.names, help=help, min=spec.min)
+        return typer.Argument(required_or_default, help=help or spec.help)
+    return typer.Option(required_or_default, *spec.names, help=help or spec.help, min=spec.min)
 
 
 def settings_parameters(settings: type) -> list[inspect.Parameter]:
