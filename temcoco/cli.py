@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import inspect
 import json
 import os
@@ -15,10 +14,10 @@ import typer
 from rich.console import Console
 from rich.text import Text
 
+from temcoco.cli_options import build_settings, field_option, settings_parameters
 from temcoco.errors import TemcocoError
 from temcoco.job import JobConfig
 from temcoco.metrics.policy import MetricPolicy
-from temcoco.model.registry import METHODS
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False, rich_markup_mode=None,
                   help="Temporally consistent infrared + visible video fusion (TemCoCo) at archive scale.")
@@ -28,13 +27,6 @@ out = Console(soft_wrap=True, markup=False)
 STATE = {"debug": False}
 DEFAULT_LIMIT = 50  # rows `temcoco metrics` shows in a table unless --limit says otherwise
 
-Method = Annotated[str, typer.Option("--method", "-m", help=f"fusion method: {', '.join(METHODS)}")]
-Device = Annotated[str, typer.Option(help="auto, cpu or cuda")]
-Weights = Annotated[Optional[str], typer.Option(help="network weights (.safetensors)")]
-DEFAULT_POLICY = MetricPolicy()
-MetricsMode = Annotated[str, typer.Option("--metrics", help="full, sampled (every --metric-stride-th frame and "
-                                          "frame pair) or off (rows keep status, frames, timings)")]
-MetricStride = Annotated[int, typer.Option("--metric-stride", help="K of --metrics sampled")]
 StorageOptions = Annotated[Optional[str], typer.Option("--storage-options", help="fsspec options as JSON (secrets: use AWS_* variables)")]
 
 
@@ -73,15 +65,15 @@ def fuse(
     ir: Annotated[str, typer.Option("--ir", help="IR video file or frame folder")],
     vi: Annotated[str, typer.Option("--vi", help="VI video file or frame folder")],
     output: Annotated[str, typer.Option("--output", "-o", help="fused .mp4")],
-    method: Method = "temcoco",
-    weights: Weights = None,
-    chunk: Annotated[int, typer.Option(min=1, help="core frames per chunk")] = 64,
+    method: str = field_option(JobConfig, "method"),
+    weights: Optional[str] = field_option(JobConfig, "weights"),
+    chunk: int = field_option(JobConfig, "chunk", help="core frames per chunk"),
     halo: Annotated[Optional[int], typer.Option(min=0, help="halo frames (default: the method's temporal radius)")] = None,
-    device: Device = "auto",
+    device: str = field_option(JobConfig, "device"),
     storage_options: StorageOptions = None,
-    metrics_: Annotated[str, typer.Option("--metrics", help="off (default), full or sampled: measure the fused "
-                                          "frames and print the metric table")] = "off",
-    metric_stride: MetricStride = DEFAULT_POLICY.stride,
+    mode: str = field_option(MetricPolicy, "mode", default="off", help="off (default), full or sampled: measure "
+                             "the fused frames and print the metric table"),
+    stride: int = field_option(MetricPolicy, "stride"),
 ) -> None:
     """Fuse one IR/VI pair in this process."""
     from rich.progress import Progress
@@ -91,7 +83,7 @@ def fuse(
     from temcoco.storage.fs import parse_storage_options
 
     so = parse_storage_options(storage_options)
-    policy = MetricPolicy(metrics_, metric_stride)
+    policy = MetricPolicy(mode, stride)
     fusion = load_method(method, weights, device)
     if halo is not None and halo < fusion.temporal_radius:
         raise TemcocoError(f"--halo {halo} is below the method's temporal radius {fusion.temporal_radius}: "
@@ -111,64 +103,37 @@ def fuse(
         _print_lines(render(table, _terminal_width()))
 
 
-def job_options(
-    archive: Annotated[str, typer.Argument(help="archive with ir/ and vi/ or a manifest.csv (local path or s3://)")],
-    out_: Annotated[str, typer.Option("--out", help="output location (local path or s3://)")],
-    job_id: Annotated[Optional[str], typer.Option(help="job id (default: time + random); reuse one to resume")] = None,
-    workers: Annotated[int, typer.Option(min=1, help="fusion actors")] = 1,
-    cpus_per_worker: Annotated[int, typer.Option(min=1, help="CPU cores per actor")] = 1,
-    ray_address: Annotated[Optional[str], typer.Option(help="existing Ray cluster (default: start a local one)")] = None,
-    method: Method = "temcoco",
-    weights: Weights = None,
-    chunk: Annotated[int, typer.Option(min=1, help="core frames per chunk (and zarr chunk)")] = 64,
-    incremental: Annotated[bool, typer.Option(help="skip clips an earlier job fused with the same inputs and model")] = False,
-    redo: Annotated[bool, typer.Option("--redo", help="with a reused --job-id: do every clip again "
-                                       "(default: keep the clips the job already finished)")] = False,
-    verify_content: Annotated[bool, typer.Option("--verify-content", help="identify inputs by hashing their bytes "
-                                                 "(default: size and ETag or mtime from the listing)")] = False,
-    device: Device = "auto",
-    storage_options: StorageOptions = None,
-    keep_staging: Annotated[bool, typer.Option(help="keep the staged inputs of failed clips")] = False,
-    max_retries: Annotated[int, typer.Option(min=0, help="retries of a stage that fails or kills its worker")] = 3,
-    max_pixels: Annotated[int, typer.Option(min=1, help="largest frame (width x height) accepted")] = 4096 * 4096,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display (for cron)")] = False,
-    allow_source: Annotated[Optional[list[str]], typer.Option(
-        help="a prefix (bucket or folder) beyond the archive's store that manifest sources may name; repeatable")] = None,
-    metrics_: MetricsMode = DEFAULT_POLICY.mode,
-    metric_stride: MetricStride = DEFAULT_POLICY.stride,
-) -> tuple[JobConfig, bool]:
-    """The options of every command that runs a job: the job, and whether to stay quiet."""
+def job_options(storage_options: StorageOptions = None,
+                quiet: Annotated[bool, typer.Option("--quiet", "-q", help="no progress display (for cron)")] = False,
+                **fields) -> tuple[JobConfig, bool]:
+    """The options of every command that runs a job, besides the :class:`JobConfig` fields: the job
+    built from those, and whether to stay quiet."""
     from temcoco.storage.fs import STORAGE_OPTIONS_ENV, parse_storage_options
 
     if storage_options is not None:  # secrets may be in there: the environment is their only carrier
         parse_storage_options(storage_options)
         os.environ[STORAGE_OPTIONS_ENV] = storage_options
-    return JobConfig(archive=archive, out=out_, job_id=job_id, method=method, weights=weights, workers=workers,
-                     cpus_per_worker=cpus_per_worker, chunk=chunk, ray_address=ray_address, incremental=incremental,
-                     redo=redo, verify_content=verify_content, device=device, keep_staging=keep_staging,
-                     max_retries=max_retries, max_pixels=max_pixels, allow_sources=tuple(allow_source or ()),
-                     metrics=MetricPolicy(metrics_, metric_stride)), quiet
+    return build_settings(JobConfig, fields), quiet
 
 
 def job_command(*examples: str):
-    """Register ``command(job, quiet, ...)`` with every option of :func:`job_options` besides its own,
-    so that ``submit`` and ``schedule`` take the same options and cannot drift apart; ``examples``
-    end its help."""
+    """Register ``command(job, quiet, ...)`` with an option for each :class:`JobConfig` field and
+    those of :func:`job_options`, besides its own, so that ``submit`` and ``schedule`` take the same
+    options and cannot drift apart; ``examples`` end its help."""
 
     def register(command):
-        shared = list(inspect.signature(job_options, eval_str=True).parameters.values())
+        extra = [p for p in inspect.signature(job_options, eval_str=True).parameters.values() if p.kind != p.VAR_KEYWORD]
         own = [p for p in inspect.signature(command, eval_str=True).parameters.values() if p.name not in ("job", "quiet")]
-        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) for p in shared[:2] + own + shared[2:]]
+        fields = settings_parameters(JobConfig)
+        params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)  # archive and --out first, then the command's own
+                  for p in fields[:2] + own + fields[2:] + extra]
 
-        @functools.wraps(command)
         def run_command(**options):
-            job, quiet = job_options(**{p.name: options.pop(p.name) for p in shared})
+            job, quiet = job_options(**{p.name: options.pop(p.name) for p in fields + extra})
             return command(job, quiet, **options)
 
-        del run_command.__wrapped__  # typer reads the signature below, not the command's own
         run_command.__signature__ = inspect.Signature(params)
-        run_command.__annotations__ = {p.name: p.annotation for p in params}
-        return app.command(name=command.__name__, epilog=_examples(*examples))(run_command)
+        return app.command(name=command.__name__, help=inspect.getdoc(command), epilog=_examples(*examples))(run_command)
 
     return register
 

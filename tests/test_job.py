@@ -1,25 +1,33 @@
 """One job object: `submit` and `schedule` build the same JobConfig from the same options, and a
 deployment hands it to the flow unchanged."""
 
-from dataclasses import replace
+from dataclasses import MISSING, fields, replace
 
+import click
 import pytest
+import typer
 from typer.testing import CliRunner
 
 from temcoco import cli
 from temcoco.errors import TemcocoError
 from temcoco.job import JobConfig
 from temcoco.metrics.policy import MetricPolicy
+from temcoco.options import OPTION
 
+# every option of submit and schedule but --job-id (schedule refuses a fixed one; submit adds JOB_ID)
 FULL = ["s3://bucket/archive", "--out", "s3://bucket/out", "--workers", "3", "--cpus-per-worker", "2",
         "--ray-address", "ray://head:10001", "--method", "laplacian", "--weights", "/models/tuned.safetensors",
         "--chunk", "16", "--device", "cpu", "--storage-options", '{"anon": false}', "--quiet",
         "--allow-source", "s3://cams/north", "--allow-source", "/mnt/shared", "--redo", "--verify-content",
-        "--metrics", "sampled", "--metric-stride", "4"]
+        "--metrics", "sampled", "--metric-stride", "4", "--incremental", "--keep-staging", "--max-retries", "5",
+        "--max-pixels", "1000000"]
+JOB_ID = ["--job-id", "night-1"]
 EXPECTED = JobConfig(archive="s3://bucket/archive", out="s3://bucket/out", workers=3, cpus_per_worker=2,
                      ray_address="ray://head:10001", method="laplacian", weights="/models/tuned.safetensors",
                      chunk=16, device="cpu", allow_sources=("s3://cams/north", "/mnt/shared"), redo=True,
-                     verify_content=True, metrics=MetricPolicy("sampled", 4))
+                     verify_content=True, metrics=MetricPolicy("sampled", 4), incremental=True, keep_staging=True,
+                     max_retries=5, max_pixels=1_000_000)
+JOB_FIELDS = [f for f in fields(JobConfig) if f.name != "metrics"] + list(fields(MetricPolicy))  # metrics: its fields
 
 
 def captured_job(monkeypatch, command: str, args: list[str]) -> JobConfig:
@@ -45,10 +53,34 @@ def captured_job(monkeypatch, command: str, args: list[str]) -> JobConfig:
     return seen["job"]
 
 
+def command_of(name: str) -> click.Command:
+    return typer.main.get_group(cli.app).commands[name]
+
+
+def test_full_gives_every_option_of_submit():
+    given = set(FULL + JOB_ID)
+    assert [p.opts[0] for p in command_of("submit").params if isinstance(p, click.Option) and not given & set(p.opts)] == []
+
+
 def test_submit_builds_the_job_from_every_option(monkeypatch):
     monkeypatch.setenv("TEMCOCO_STORAGE_OPTIONS", "{}")  # restored after the test
-    job = captured_job(monkeypatch, "submit", FULL)
-    assert job == EXPECTED and job.storage_options == {"anon": False}  # from the environment, not a field
+    job = captured_job(monkeypatch, "submit", FULL + JOB_ID)
+    assert job == replace(EXPECTED, job_id="night-1") and job.storage_options == {"anon": False}  # not a field
+
+
+@pytest.mark.parametrize("command", ["submit", "schedule"])
+def test_every_job_field_is_an_option_with_its_help_and_the_dataclass_default(command):
+    options = {p.name: p for p in command_of(command).params}
+    context = click.Context(command_of(command), info_name=command)
+    for f in JOB_FIELDS:
+        spec, option = f.metadata[OPTION], options[f.name]
+        shown = option.get_help_record(context)[1]
+        assert shown.startswith(spec.help) and (spec.argument or option.opts[0] == spec.flag(f.name)), (f.name, shown)
+        if f.default is MISSING:
+            assert option.required and "[required]" in shown, (f.name, shown)
+        else:
+            assert option.default == f.default, (f.name, option.default)
+            assert f.default in (None, False, ()) or f"[default: {f.default}" in shown, (f.name, shown)
 
 
 def test_schedule_runs_the_same_job_as_submit(monkeypatch, prefect_harness):
@@ -71,6 +103,8 @@ def test_deployment_keeps_the_cron_and_refuses_fixed_job_ids(prefect_harness):
 @pytest.mark.parametrize("options, words", [
     ({"chunk": 0}, "--chunk must be at least 1"),
     ({"workers": 0}, "--workers must be at least 1"),
+    ({"max_retries": -1}, "--max-retries must be at least 0"),
+    ({"max_pixels": 0}, "--max-pixels must be at least 1"),
     ({"method": "nope"}, "unknown method"),
     ({"device": "tpu"}, "unknown device"),
 ])

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from temcoco.errors import TemcocoError
+from temcoco.options import check_minimums, option
 
 MODES = ("full", "sampled", "off")
 DEFAULT_STRIDE = 8  # divides the default chunk (64): every chunk seam is a scored pair
@@ -18,14 +19,15 @@ class MetricPolicy:
     ``full`` is stride 1; ``off`` scores nothing (the row keeps status, frames and timings).
     """
 
-    mode: str = "sampled"
-    stride: int = DEFAULT_STRIDE
+    mode: str = field(default="sampled", metadata=option(
+        "full, sampled (every --metric-stride-th frame and frame pair) or off (rows keep status, frames, timings)",
+        "--metrics"))
+    stride: int = field(default=DEFAULT_STRIDE, metadata=option("K of --metrics sampled", "--metric-stride", min=1))
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise TemcocoError(f"unknown --metrics {self.mode!r}: choose {', '.join(MODES)}")
-        if self.stride < 1:
-            raise TemcocoError("--metric-stride must be at least 1")
+        check_minimums(self)
 
     @property
     def step(self) -> int:

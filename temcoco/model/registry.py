@@ -20,9 +20,10 @@ METHODS = (NETWORK, *RULES)
 PLUGIN = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
 
 
-def is_method(name: str) -> bool:
-    """Whether ``name`` names a built-in method or a ``module:factory`` plugin."""
-    return name in METHODS or PLUGIN.fullmatch(name) is not None
+def check_method(name: str) -> None:
+    """A one-line error unless ``name`` names a built-in method or a ``module:factory`` plugin."""
+    if name not in METHODS and PLUGIN.fullmatch(name) is None:
+        raise TemcocoError(f"unknown method {name!r}: choose one of {', '.join(METHODS)} or give package.module:factory")
 
 
 def load_method(name: str, weights: str | None = None, device: str = "auto") -> FusionMethod:
@@ -34,16 +35,15 @@ def load_method(name: str, weights: str | None = None, device: str = "auto") -> 
             it holds (default: the shipped ``small`` weights).
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda``; classical methods ignore it.
     """
+    check_method(name)
     if name == NETWORK:
         from temcoco.model.networks import load_fusion  # torch: imported only when a network is asked for
 
         return load_fusion(weights, device)
     if name in RULES:
         return ClassicalFusion(name)
-    if PLUGIN.fullmatch(name):
-        module, factory = name.split(":")
-        try:
-            return getattr(importlib.import_module(module), factory)(weights, device)
-        except (ImportError, AttributeError) as e:
-            raise TemcocoError(f"cannot load method {name!r}: {e}") from e
-    raise TemcocoError(f"unknown method {name!r}: choose one of {', '.join(METHODS)} or give package.module:factory")
+    module, factory = name.split(":")
+    try:
+        return getattr(importlib.import_module(module), factory)(weights, device)
+    except (ImportError, AttributeError) as e:
+        raise TemcocoError(f"cannot load method {name!r}: {e}") from e
