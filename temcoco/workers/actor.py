@@ -31,7 +31,8 @@ def memory_share(cpus: int) -> int:
 
 
 class FusionWorker:
-    """Runs the stages of a clip (:mod:`temcoco.workers.clip`, :mod:`temcoco.workers.fuse_chunk`) (wrapped by ``ray.remote`` in the pool).
+    """Runs the stages of clips (:mod:`temcoco.workers.clip`, :mod:`temcoco.workers.fuse_chunk`), wrapped by
+    ``ray.remote`` in the pool.
 
     ``device`` is the torch device the pool chose for this actor's resources. Each actor sets
     torch's thread count to the CPUs it was given, so N actors on N cores do not oversubscribe

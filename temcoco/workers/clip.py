@@ -7,7 +7,8 @@ chunk is decoded into memory, not staged; it, and any clip with at most one chun
 is fused, finished and recorded in the same call (one round trip and no staging for a typical
 short clip); a longer one comes back as
 :class:`Started`, its chunks are fanned out over the pool, and ``finish`` completes it.
-Every step is idempotent (see :mod:`temcoco.workers.ingest`, :mod:`temcoco.storage.commits`), so a call may be retried whole.
+Every step is idempotent (see :mod:`temcoco.workers.ingest`, :mod:`temcoco.storage.commits`), so a
+call may be retried whole.
 """
 
 from __future__ import annotations
