@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from markdown import replace_section  # noqa: E402 (bench/ is this script's folder)
 
-from temcoco.storage import compaction, results
+from temcoco.storage import compaction, layout, results
 from tests.s3server import start_moto
 from temcoco.storage.results import PART_SCHEMA, ROW
 
@@ -125,7 +125,7 @@ def job_rows(rng: np.random.Generator, date: str, job_id: str, n: int) -> pa.Tab
 def build_table(out: str, jobs: int, rows: int, storage_options: dict | None = None) -> int:
     """A compacted table of ``jobs`` x ``rows`` rows (10 jobs a night); returns its number of parts."""
     rng = np.random.default_rng(0)
-    url, per_part = results.metrics_root(out), compaction.ROWS_PER_PART
+    url, per_part = layout.metrics_table(out), compaction.ROWS_PER_PART
     parts, pending = [], []
     for j in range(jobs):
         date = str(np.datetime64("2026-01-01") + j // JOBS_PER_NIGHT)
@@ -291,7 +291,7 @@ def _own_work(work: Path, clips: int = 30) -> float:
     from temcoco.storage.archive import discover
     from temcoco.storage.layout import ClipLayout
     from temcoco.workers.clip import ClipRun, start
-    from temcoco.workers.stages import Limits
+    from temcoco.workers.ingest import Limits
 
     work.mkdir(parents=True)
     archive = tiny_archive(work, clips + 5)

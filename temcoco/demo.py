@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from temcoco.devdata import DEV_DATA
+from temcoco.storage.layout import fused_folder
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,7 +91,7 @@ def main() -> int:
                      "SELECT clip_id, status, frames, round(seconds, 1) AS seconds, round(EN, 2) AS EN, "
                      "round(SSIM, 3) AS SSIM, round(VIF, 3) AS VIF, round(Qabf, 3) AS Qabf, round(flowD, 2) AS flowD "
                      "FROM metrics WHERE job_id = 'demo' ORDER BY clip_id"])
-    print(f"fused videos: {out / 'fused'}/<model version>/")
+    print(f"fused videos: {fused_folder(str(out), '<model version>')}/")
     return code
 
 

@@ -29,7 +29,7 @@ from temcoco.errors import TemcocoError
 from temcoco.preview import coarsen, reduce_series
 from temcoco.storage import results
 from temcoco.storage.fs import open_atomic, read_json
-from temcoco.storage.layout import ClipLayout, job_report, job_summary, jobs_folder
+from temcoco.storage.layout import ClipLayout, job_report, job_summary, jobs_folder, reports_folder
 
 SHOWN = ("frames", "seconds", "EN", "SD", "SF", "AG", "MI", "SCD", "VIF", "Qabf", "SSIM", "PSNR", "flowD", "feaCD",
          "BiSWE", "flowD_seam", "flowD_inner")
@@ -138,11 +138,13 @@ def _assemble(page: BinaryIO, summary: str, job_id: str, parts: dict[str, Binary
 
 
 def _link(out: str, url: str | None) -> str:
-    """``url`` as a link relative to OUT/reports/ (so the report works wherever OUT is copied)."""
+    """``url`` as a link relative to the reports' folder when it is under OUT (so the report works wherever
+    OUT is copied), else as it is."""
     if not url:
         return ""
-    rel = posixpath.relpath(url, out.rstrip("/")) if url.startswith(out.rstrip("/") + "/") else url
-    return quote("../" + rel if rel != url else url, safe="/:")
+    if not url.startswith(out.rstrip("/") + "/"):
+        return quote(url, safe="/:")
+    return quote(posixpath.join(posixpath.relpath(out, reports_folder(out)), posixpath.relpath(url, out)), safe="/:")
 
 
 def _summary(s: dict) -> str:

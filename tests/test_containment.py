@@ -24,7 +24,7 @@ from temcoco.model.registry import load_method
 from temcoco.storage.frames import open_frames
 from temcoco.storage.results import query
 from temcoco.storage.video import probe
-from temcoco.workers.stages import Limits
+from temcoco.workers.ingest import Limits
 
 
 def huge_png(path: Path, width: int = 20000, height: int = 20000) -> None:

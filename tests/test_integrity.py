@@ -15,14 +15,18 @@ from temcoco.errors import ClipError, TemcocoError
 from temcoco.job import JobConfig
 from temcoco.model.registry import load_method
 from temcoco.storage.archive import ClipSource, discover
-from temcoco.storage.frames import open_inputs
+from temcoco.storage.commits import committed_chunks
+from temcoco.storage.frames import create_inputs, open_inputs
 from temcoco.storage.fs import check_writable, remove_tree, write_json
 from temcoco.storage.keys import clip_id_of, clip_key
 from temcoco.storage.layout import ClipLayout
 from temcoco.storage.lease import JobLease
 from temcoco.storage.results import query, write_row
 from temcoco.storage.identity import fingerprint
-from temcoco.workers import stages
+from temcoco.workers.encode_and_measure import encode_and_measure
+from temcoco.workers.fuse_chunk import fuse_chunk
+from temcoco.workers.fused_array import check_complete, prepare_output
+from temcoco.workers.ingest import ingest
 
 HOSTILE = ["cam 1", "clip vidéo", "cam::1", "cam[1]", "*", "?", "cam%41", "#tag", "-lead", "[bold]x", "cam[/]",
            "a~b", ".hidden", "..", "日本語 ナイト", "x" * 120, "cam?[*]", "100%", "cam*", "a b [c] (d)"]
@@ -54,14 +58,14 @@ def test_interleaved_jobs_with_other_methods_never_mix_frames(tmp_path):
     for job, method in (("a", "average"), ("b", "max")):
         fusion = load_method(method)
         layout = ClipLayout(str(tmp_path / "out"), source.clip_id, job, fusion.version)
-        ingested = stages.ingest(source, layout, fp, 2)
-        jobs[job] = (fusion, layout, ingested, stages.prepare_output(layout, ingested, 0))
+        ingested = ingest(source, layout, fp, 2)
+        jobs[job] = (fusion, layout, ingested, prepare_output(layout, ingested, 0))
     order = [("a", 0), ("b", 0), ("b", 1), ("a", 1), ("b", 2), ("a", 2)]
     for job, i in order:
         fusion, layout, ingested, todo = jobs[job]
-        stages.fuse_chunk(layout, todo[i], fp, fusion)
+        fuse_chunk(layout, todo[i], fp, fusion)
     for job, (fusion, layout, ingested, _) in jobs.items():
-        frames = stages.check_complete(layout, ingested)[:]
+        frames = check_complete(layout, ingested)[:]
         assert np.array_equal(frames, one_pass(fusion, source)), job
 
 
@@ -69,9 +73,9 @@ def fuse_through_stages(source: ClipSource, out: Path, method: str):
     """Ingest and fuse every chunk of ``source`` (chunks of 2) under ``out``; (layout, ingested)."""
     fusion = load_method(method)
     layout = ClipLayout(str(out), source.clip_id, "j", fusion.version)
-    ingested = stages.ingest(source, layout, fingerprint(source), 2)
-    for spec in stages.prepare_output(layout, ingested, 0):
-        stages.fuse_chunk(layout, spec, ingested.fingerprint, fusion)
+    ingested = ingest(source, layout, fingerprint(source), 2)
+    for spec in prepare_output(layout, ingested, 0):
+        fuse_chunk(layout, spec, ingested.fingerprint, fusion)
     return layout, ingested
 
 
@@ -81,7 +85,7 @@ def test_a_chunk_without_its_data_is_an_error_not_black(tmp_path):
                                            "average")
     remove_tree(layout.fused_frames + "/c/1")  # frames 2-3: marker present, data gone
     with pytest.raises(ClipError, match="fused frames 2-3 are committed but their data is missing"):
-        stages.finish(layout, ingested)
+        encode_and_measure(layout, ingested)
 
 
 def test_black_chunks_are_stored_and_count_as_present(tmp_path):
@@ -95,7 +99,7 @@ def test_black_chunks_are_stored_and_count_as_present(tmp_path):
         cv2.imwrite(str(source_root / "vi" / f"{i}.png"), np.zeros((16, 24, 3), np.uint8))
     source = ClipSource("black", str(source_root / "ir"), str(source_root / "vi"))
     layout, ingested = fuse_through_stages(source, tmp_path / "out", "max")
-    assert not stages.check_complete(layout, ingested)[:].any()
+    assert not check_complete(layout, ingested)[:].any()
 
 
 def test_fingerprints_are_length_framed(tmp_path):
@@ -121,7 +125,7 @@ def test_temp_files_never_break_readers(tmp_path):
     layout = ClipLayout(out, "c", "j", "average-1")
     (tmp_path / "frames" / "average-1" / "c.commits").mkdir(parents=True)
     (tmp_path / "frames" / "average-1" / "c.commits" / ".tmp-1-000000000000").write_text("{")
-    assert stages.committed_chunks(layout, "fp", 2, None) == set()
+    assert committed_chunks(layout, "fp", 2, None) == set()
 
 
 def test_publication_is_atomic_with_unique_temp_names(tmp_path):
@@ -201,7 +205,7 @@ def test_open_inputs_survive_a_clip_named_star_on_a_glob_store(tmp_path):
     ir, vi = synthetic_clip(2, 16, 24)
     for name in ("*", "cam"):
         layout = ClipLayout(root, name, "j", "average-1")
-        group = stages.create_inputs(layout.staged_inputs, 16, 24, 2)
+        group = create_inputs(layout.staged_inputs, 16, 24, 2)
         group["ir"].append(ir[..., None], axis=0)
         group["vi"].append(vi, axis=0)
     remove_tree(ClipLayout(root, "*", "j", "average-1").staged_inputs)

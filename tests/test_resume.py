@@ -108,7 +108,7 @@ def test_an_unchanged_archive_is_skipped_from_its_listing_without_reading_video(
     from temcoco.storage.archive import discover
     from temcoco.storage.layout import ClipLayout
     from temcoco.workers.clip import ClipRun, Done, start
-    from temcoco.workers.stages import Limits
+    from temcoco.workers.ingest import Limits
 
     archive, out, _ = finished
     read = count_bytes_read(monkeypatch, fsspec.spec.AbstractFileSystem, str(archive))

@@ -14,7 +14,11 @@ from temcoco.storage.archive import ClipSource
 from temcoco.storage.frames import open_frames
 from temcoco.storage.layout import ClipLayout
 from temcoco.storage.identity import fingerprint
-from temcoco.workers import stages
+from temcoco.storage.video import iter_frames, probe
+from temcoco.workers.encode_and_measure import encode_and_measure
+from temcoco.workers.fuse_chunk import fuse_chunk
+from temcoco.workers.fused_array import prepare_output
+from temcoco.workers.ingest import Limits, ingest
 
 
 @pytest.fixture(scope="module")
@@ -23,13 +27,32 @@ def clip(tmp_path_factory):
     return ClipSource("c", str(root / "ir"), str(root / "vi"))
 
 
-def fuse_through_zarr(source: ClipSource, out: str, chunk: int, method) -> np.ndarray:
+def stage_and_fuse(source: ClipSource, out: str, chunk: int, method):
+    """Ingest ``source`` to zarr and fuse every chunk; (layout, ingested)."""
     layout = ClipLayout(out, source.clip_id, "job", method.version)
-    ingested = stages.ingest(source, layout, fingerprint(source), chunk)
-    for spec in stages.prepare_output(layout, ingested, method.temporal_radius):
-        assert stages.fuse_chunk(layout, spec, ingested.fingerprint, method) == spec.stop - spec.start
-    assert stages.prepare_output(layout, ingested, method.temporal_radius) == []  # every chunk committed
+    ingested = ingest(source, layout, fingerprint(source), chunk)
+    for spec in prepare_output(layout, ingested, method.temporal_radius):
+        assert fuse_chunk(layout, spec, ingested.fingerprint, method) == spec.stop - spec.start
+    assert prepare_output(layout, ingested, method.temporal_radius) == []  # every chunk committed
+    return layout, ingested
+
+
+def fuse_through_zarr(source: ClipSource, out: str, chunk: int, method) -> np.ndarray:
+    layout, _ = stage_and_fuse(source, out, chunk, method)
     return open_frames(layout.fused_frames)[:]
+
+
+def video_frames(url: str) -> np.ndarray:
+    """The decoded frames of a fused video: (T, H, W, 3) uint8."""
+    return np.stack([frame.image for frame in iter_frames(url, 3)])
+
+
+@pytest.fixture(scope="module")
+def clip_16(tmp_path_factory):
+    """9 frames of 32 x 48: x264 encodes frames of sizes that are multiples of 16 alike in every run (see
+    VideoWriter), so two videos of the same frames decode to the same pixels."""
+    root = write_pair(tmp_path_factory.mktemp("clip16"), 9, 32, 48, seed=5)
+    return ClipSource("c", str(root / "ir"), str(root / "vi"))
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -43,17 +66,17 @@ def test_chunks_through_zarr_equal_one_pass(clip, tmp_path, method):
 def test_committed_chunks_are_not_fused_again(clip, tmp_path):
     fusion = load_method("average")
     layout = ClipLayout(str(tmp_path), "c", "job", fusion.version)
-    ingested = stages.ingest(clip, layout, fingerprint(clip), 4)
-    first = stages.prepare_output(layout, ingested, 0)
-    assert stages.fuse_chunk(layout, first[0], ingested.fingerprint, fusion) == 4
-    assert stages.fuse_chunk(layout, first[0], ingested.fingerprint, fusion) == 0  # duplicated work item: skipped
-    assert [s.start for s in stages.prepare_output(layout, ingested, 0)] == [4, 8]
+    ingested = ingest(clip, layout, fingerprint(clip), 4)
+    first = prepare_output(layout, ingested, 0)
+    assert fuse_chunk(layout, first[0], ingested.fingerprint, fusion) == 4
+    assert fuse_chunk(layout, first[0], ingested.fingerprint, fusion) == 0  # duplicated work item: skipped
+    assert [s.start for s in prepare_output(layout, ingested, 0)] == [4, 8]
     # another model version has results of its own
     other = ClipLayout(str(tmp_path), "c", "job", "other-1")
-    assert [s.start for s in stages.prepare_output(other, ingested, 0)] == [0, 4, 8]
+    assert [s.start for s in prepare_output(other, ingested, 0)] == [0, 4, 8]
     # a later job with another chunk size keeps the array's chunking and its committed chunks
-    again = stages.ingest(clip, ClipLayout(str(tmp_path), "c", "job2", fusion.version), ingested.fingerprint, 3)
-    assert [s.start for s in stages.prepare_output(ClipLayout(str(tmp_path), "c", "job2", fusion.version), again, 0)] == [4, 8]
+    again = ingest(clip, ClipLayout(str(tmp_path), "c", "job2", fusion.version), ingested.fingerprint, 3)
+    assert [s.start for s in prepare_output(ClipLayout(str(tmp_path), "c", "job2", fusion.version), again, 0)] == [4, 8]
 
 
 @pytest.mark.parametrize("verify_content", [False, True])
@@ -84,16 +107,18 @@ def test_only_the_content_fingerprint_sees_a_rewrite_that_keeps_size_and_mtime(c
 
 
 @pytest.mark.parametrize("chunk", [9, 16, 8])
-def test_a_clip_of_one_chunk_is_fused_in_memory_with_the_same_result(clip, tmp_path, chunk):
+def test_a_clip_of_one_chunk_is_fused_in_memory_with_the_same_result(clip_16, tmp_path, chunk):
     """9 frames: chunk 9 and 16 keep the clip in memory (nothing staged), chunk 8 stages it; the
     fused frames, video and metrics are those of the staged path."""
     from temcoco.job import JobConfig
-    from temcoco.workers.clip import ClipRun, Done, Started, start
+    from temcoco.storage.results import SCHEMA, query
+    from temcoco.workers.clip import ClipRun, Done, Started, finish, start
 
     fusion = load_method("average")
     job = JobConfig("archive", str(tmp_path / "out"), job_id="job", method="average", chunk=chunk)
-    layout = ClipLayout(job.out, clip.clip_id, job.job_id, fusion.version)
-    outcome = start(ClipRun(clip, layout, "2026-11-29", 0.0), job, fusion, stages.Limits())
+    layout = ClipLayout(job.out, clip_16.clip_id, job.job_id, fusion.version)
+    run = ClipRun(clip_16, layout, "2026-11-29", 0.0)
+    outcome = start(run, job, fusion, Limits())
     staging = tmp_path / "out" / "staging"
     if chunk >= 9:
         assert isinstance(outcome, Done) and outcome.row["status"] == "ok" and outcome.chunks == 1
@@ -102,9 +127,18 @@ def test_a_clip_of_one_chunk_is_fused_in_memory_with_the_same_result(clip, tmp_p
         assert isinstance(outcome, Started) and len(outcome.todo) == 2
         assert (Path(layout.staged_inputs) / "zarr.json").exists()
         for spec in outcome.todo:
-            stages.fuse_chunk(layout, spec, outcome.ingested.fingerprint, fusion)
-        outcome = stages.finish(layout, outcome.ingested)
-    assert np.array_equal(open_frames(layout.fused_frames)[:], fuse_through_zarr(clip, str(tmp_path / "z"), 4, fusion))
+            fuse_chunk(layout, spec, outcome.ingested.fingerprint, fusion)
+        assert finish(run, outcome.ingested, job, fusion).row["status"] == "ok"
+    staged, ingested = stage_and_fuse(clip_16, str(tmp_path / "z"), chunk, fusion)
+    measured = encode_and_measure(staged, ingested, policy=job.metrics)
+    fused = open_frames(staged.fused_frames)[:]
+    assert np.array_equal(open_frames(layout.fused_frames)[:], fused)
+    assert np.array_equal(video_frames(layout.fused_video), video_frames(staged.fused_video))
+    assert probe(layout.fused_video).fps == probe(staged.fused_video).fps
+    row = query(job.out, "SELECT * FROM metrics").to_pylist()[0]
+    columns = [k for k in SCHEMA.names if k in measured and k != "metrics_seconds"]
+    assert len(columns) > 10 and row["SSIM"] is not None
+    assert {k: row[k] for k in columns} == pytest.approx({k: measured[k] for k in columns}, nan_ok=True)
 
 
 def test_ingest_probes_each_source_once(clip, tmp_path, monkeypatch):
@@ -115,7 +149,7 @@ def test_ingest_probes_each_source_once(clip, tmp_path, monkeypatch):
     real_probe = pairing.probe
     monkeypatch.setattr(pairing, "probe", lambda url, *args: probed.append(url) or real_probe(url, *args))
     layout = ClipLayout(str(tmp_path), "c", "job", "v")
-    stages.ingest(clip, layout, fingerprint(clip), 4)
+    ingest(clip, layout, fingerprint(clip), 4)
     assert sorted(probed) == sorted([clip.ir, clip.vi])
 
 
@@ -129,7 +163,7 @@ def test_rows_record_their_metric_policy(clip, tmp_path, policy):
     fusion = load_method("average")
     job = JobConfig("archive", str(tmp_path / "out"), job_id="job", method="average", metrics=policy)
     layout = ClipLayout(job.out, clip.clip_id, job.job_id, fusion.version)
-    assert start(ClipRun(clip, layout, "2026-11-29", 0.0), job, fusion, stages.Limits()).row["status"] == "ok"
+    assert start(ClipRun(clip, layout, "2026-11-29", 0.0), job, fusion, Limits()).row["status"] == "ok"
     row = query(job.out, "SELECT * FROM metrics").to_pylist()[0]
     assert row["status"] == "ok" and row["frames"] == 9 and row["seconds"] > 0 and row["metrics_seconds"] >= 0
     assert row["metrics_policy"] == policy.mode

@@ -31,10 +31,10 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from temcoco.storage import results
-from temcoco.storage.fs import filesystem, join, write_bytes
+from temcoco.storage import layout, results
+from temcoco.storage.fs import filesystem, write_bytes
 from temcoco.storage.lease import JobLease, is_held
-from temcoco.storage.results import PART_SCHEMA, PARTS, ROW, SCHEMA, Listing, LooseRow
+from temcoco.storage.results import PART_SCHEMA, ROW, SCHEMA, Listing, LooseRow
 
 ROWS_PER_PART = 100_000
 LEASE = "_compaction"  # lease name under OUT/jobs: one compaction at a time (not a valid job id)
@@ -54,7 +54,7 @@ def compact(out: str, storage_options: dict | None = None, own_job: str | None =
             rows_per_part: int = ROWS_PER_PART) -> Compacted:
     """Fold the loose rows of every job no live run holds, and of ``own_job`` (the caller's), into parts."""
     with JobLease(out, LEASE, storage_options):
-        url = results.metrics_root(out)
+        url = layout.metrics_table(out)
         fs, root = filesystem(url, storage_options)
         listing = results.list_table(fs, root)
         folded = foldable(out, listing, own_job, storage_options)
@@ -148,7 +148,7 @@ def write_parts(url: str, table: pa.Table, rows_per_part: int, storage_options: 
         pq.write_table(part, buf, compression="zstd", row_group_size=rows_per_part)
         data = buf.getvalue()
         name = f"part-{hashlib.blake2b(data, digest_size=10).hexdigest()}.parquet"
-        write_bytes(join(url, PARTS, name), data, storage_options)
+        write_bytes(layout.table_part(url, name), data, storage_options)
         jobs = part.group_by(["date", "job_id"]).aggregate([]).sort_by([("date", "ascending"), ("job_id", "ascending")])
         entries.append({"name": name, "rows": part.num_rows, "jobs": [[d, j] for d, j in zip(
             jobs["date"].to_pylist(), jobs["job_id"].to_pylist())]})
@@ -157,7 +157,7 @@ def write_parts(url: str, table: pa.Table, rows_per_part: int, storage_options: 
 
 def publish(url: str, manifest: dict, storage_options: dict | None) -> None:
     """The commit: the manifest of the metrics table at ``url``, in one atomic write."""
-    write_bytes(join(url, results.MANIFEST), json.dumps(manifest, sort_keys=True).encode(), storage_options)
+    write_bytes(layout.table_manifest(url), json.dumps(manifest, sort_keys=True).encode(), storage_options)
 
 
 def orphans(listing: Listing, manifest: dict) -> list[str]:

@@ -15,7 +15,8 @@ from dataclasses import dataclass, fields
 
 from temcoco.storage.archive import ClipSource
 from temcoco.storage.fs import filesystem
-from temcoco.storage.results import metrics_root, query_rows
+from temcoco.storage.layout import metrics_table
+from temcoco.storage.results import query_rows
 from temcoco.storage.spill import SortedRecords, sort_records
 
 FINISHED = ("ok", "skipped")  # a row with one of these statuses is a clip this job has done
@@ -54,7 +55,7 @@ COLUMNS = tuple(f.name for f in fields(FinishedClip))
 def finished_clips(out: str, job_id: str, storage_options: dict | None = None) -> SortedRecords:
     """The finished rows of ``job_id`` under ``out`` (as tuples of :data:`COLUMNS`), sorted by clip id in
     local files: one query of the table (none at all when it does not exist yet). Close it when done."""
-    fs, root = filesystem(metrics_root(out), storage_options)
+    fs, root = filesystem(metrics_table(out), storage_options)
     if not fs.exists(root):
         return sort_records((), key=_clip_id)
     statuses = ", ".join(f"'{s}'" for s in FINISHED)

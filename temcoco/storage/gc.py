@@ -12,12 +12,9 @@ import posixpath
 import time
 from dataclasses import dataclass, field
 
-from temcoco.storage.fs import filesystem, is_temp, join, remove_tree
-from temcoco.storage.layout import jobs_folder
+from temcoco.storage.fs import filesystem, is_temp, remove_tree
+from temcoco.storage.layout import job_file, jobs_folder, published_folders, staging, staging_root
 from temcoco.storage.lease import is_held
-
-TEMP_FOLDERS = ("metrics", "jobs", "state", "reports", "fused", "frames")
-
 
 @dataclass
 class Collected:
@@ -34,15 +31,15 @@ def _children(url: str, storage_options: dict | None) -> list[dict]:
 
 
 def _job_ids(out: str, storage_options: dict | None) -> set[str]:
-    return {posixpath.basename(i["name"]).removesuffix(".lease") for i in _children(jobs_folder(out), storage_options)
-            if i["name"].endswith(".lease")}
+    files = [job_file(posixpath.basename(i["name"])) for i in _children(jobs_folder(out), storage_options)]
+    return {job_id for job_id, kind in filter(None, files) if kind == "lease"}
 
 
 def _temp_files(out: str, storage_options: dict | None) -> list[dict]:
-    """Temp files under OUT's own folders (zarr chunk folders are not walked)."""
+    """Temp files under OUT's published folders (zarr chunk folders are not walked)."""
     found = []
-    for top in TEMP_FOLDERS:
-        fs, path = filesystem(join(out, top), storage_options)
+    for folder in published_folders(out):
+        fs, path = filesystem(folder, storage_options)
         if not fs.exists(path):
             continue
         for name, info in fs.find(path, detail=True, withdirs=False).items():
@@ -56,10 +53,10 @@ def _temp_files(out: str, storage_options: dict | None) -> list[dict]:
 def collect(out: str, storage_options: dict | None = None, min_age: float = 24 * 3600) -> Collected:
     """Remove left-overs under ``out`` (see the module doc); returns what was freed."""
     done = Collected()
-    for info in _children(join(out, "staging"), storage_options):
+    for info in _children(staging_root(out), storage_options):
         job_id = posixpath.basename(info["name"].rstrip("/"))
         if not is_held(out, job_id, storage_options):
-            url = join(out, "staging", job_id)
+            url = staging(out, job_id)
             done.freed += remove_tree(url, storage_options)
             done.removed.append(url)
     running = any(is_held(out, j, storage_options) for j in _job_ids(out, storage_options))

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 from temcoco.errors import TemcocoError
 from temcoco.storage.fs import filesystem, is_temp, write_json
-from temcoco.storage.layout import job_summary, jobs_folder
+from temcoco.storage.layout import job_file, job_summary, jobs_folder
 from temcoco.storage.lease import TTL, is_live
 
 
@@ -100,13 +100,13 @@ def list_jobs(out: str, storage_options: dict | None = None) -> list[JobRecord]:
         names = [posixpath.basename(p) for p in fs.ls(folder, detail=False)]
     except (FileNotFoundError, NotADirectoryError):
         names = []
-    names = [n for n in names if not is_temp(n) and not n.startswith((".", "_")) and n.endswith((".json", ".lease"))]
+    names = [n for n in names if not is_temp(n) and not n.startswith((".", "_")) and job_file(n)]
     if not names:
         raise TemcocoError(f"no jobs under {out}: run `temcoco submit ARCHIVE --out {out}` first")
     texts = fs.cat([posixpath.join(folder, n) for n in names], on_error="omit")
-    files = {posixpath.basename(path): _parse(text) for path, text in texts.items()}
-    ids = sorted({n.rsplit(".", 1)[0] for n in files})
-    jobs = [_record(j, files.get(f"{j}.json"), files.get(f"{j}.lease")) for j in ids]
+    files = {job_file(posixpath.basename(path)): _parse(text) for path, text in texts.items()}  # (id, kind): content
+    ids = sorted({job_id for job_id, _ in files})
+    jobs = [_record(j, files.get((j, "summary")), files.get((j, "lease"))) for j in ids]
     return sorted(jobs, key=_start_and_id, reverse=True)
 
 

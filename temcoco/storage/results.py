@@ -14,7 +14,6 @@ through pyarrow and fsspec (works the same on local disk and s3).
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 from collections.abc import Iterator
@@ -28,7 +27,8 @@ import pyarrow.parquet as pq
 from pyarrow.fs import FSSpecHandler, PyFileSystem
 
 from temcoco.errors import TemcocoError
-from temcoco.storage.fs import filesystem, join, write_bytes
+from temcoco.storage import layout
+from temcoco.storage.fs import filesystem, write_bytes
 
 METRIC_COLUMNS = (  # the metric suite's columns (temcoco.metrics fills them)
     "EN", "SD", "SF", "AG", "MI", "CC", "SCD", "VIF", "Qabf", "Nabf", "SSIM", "MS_SSIM", "PSNR",
@@ -63,22 +63,15 @@ SCHEMA = pa.schema(
 PARTITIONS = pa.schema([("date", pa.string()), ("job_id", pa.string())])
 
 
-def row_path(out: str, date: str, job_id: str, row_key: str) -> str:
-    key = hashlib.sha1(row_key.encode()).hexdigest()[:16]
-    return join(out, "metrics", f"date={date}", f"job_id={job_id}", f"{key}.parquet")
-
-
 def write_row(out: str, date: str, job_id: str, row_key: str, row: dict, storage_options: dict | None = None) -> None:
     """Publish one clip's row (missing columns are null) atomically; ``row_key`` names its file, so a
     retried clip replaces its own row and no other."""
     table = pa.Table.from_pylist([{name: row.get(name) for name in SCHEMA.names}], schema=SCHEMA)
     buf = io.BytesIO()
     pq.write_table(table, buf)
-    write_bytes(row_path(out, date, job_id, row_key), buf.getvalue(), storage_options)
+    write_bytes(layout.loose_row(layout.metrics_table(out), date, job_id, row_key), buf.getvalue(), storage_options)
 
 
-PARTS = "_parts"  # folder of compacted parts under OUT/metrics
-MANIFEST = "_compacted.json"  # names the parts that hold compacted rows (see temcoco.storage.compaction)
 ROW = "_row"  # column of a part: the row's key, the stem of the loose file it came from
 TABLE_SCHEMA = pa.unify_schemas([SCHEMA, PARTITIONS])
 PART_SCHEMA = pa.unify_schemas([TABLE_SCHEMA, pa.schema([(ROW, pa.string())])])
@@ -106,12 +99,12 @@ class Listing:
 
     root: str  # OUT/metrics in its filesystem
     loose: tuple[LooseRow, ...]
-    files: dict[str, int]  # every file under ``_parts``: path -> size
+    files: dict[str, int]  # every file under the parts folder: path -> size
     details: dict[str, dict]  # every file found: its listing entry
     manifest: dict  # {"generation": n, "parts": [{"name", "rows", "jobs": [[date, job_id], ...]}], "superseded": [...]}
 
     def part_path(self, name: str) -> str:
-        return join(self.root, PARTS, name)
+        return layout.table_part(self.root, name)
 
     def compacted_jobs(self) -> set[JobKey]:
         return {(d, j) for part in self.manifest["parts"] for d, j in part["jobs"]}
@@ -137,19 +130,11 @@ class ListedFiles(FSSpecHandler):
         return pa.PythonFile(f, mode="r")
 
 
-def metrics_root(out: str) -> str:
-    return join(out, "metrics")
-
-
 def parse_loose(root: str, path: str, size: int) -> LooseRow | None:
-    """The loose row at ``path`` (``date=D/job_id=J/<key>.parquet`` under ``root``), or None for anything else."""
-    parts = path[len(root) + 1:].split("/")
-    if len(parts) != 3:
-        return None
-    date, job, name = parts
-    if not (date.startswith("date=") and job.startswith("job_id=") and name.endswith(".parquet")) or name[:1] in "._":
-        return None
-    return LooseRow(date[5:], job[7:], name.removesuffix(".parquet"), path, size)
+    """The loose row at ``path`` (see :func:`temcoco.storage.layout.loose_row`) of the table ``root``, or
+    None for any other file."""
+    parsed = layout.parse_loose_row(root, path)
+    return LooseRow(*parsed, path, size) if parsed else None
 
 
 def list_table(fs: fsspec.AbstractFileSystem, root: str) -> Listing:
@@ -160,9 +145,9 @@ def list_table(fs: fsspec.AbstractFileSystem, root: str) -> Listing:
     if not found and not fs.exists(root):
         raise TemcocoError(f"no metrics table under {root}: run `temcoco submit` first")
     loose = tuple(r for r in (parse_loose(root, p, n) for p, n in sorted(found.items())) if r)
-    parts_prefix = join(root, PARTS) + "/"
+    parts_prefix = layout.table_parts(root) + "/"
     files = {p: n for p, n in found.items() if p.startswith(parts_prefix)}
-    manifest_path = join(root, MANIFEST)
+    manifest_path = layout.table_manifest(root)
     manifest = json.loads(fs.cat_file(manifest_path)) if manifest_path in found else EMPTY_MANIFEST
     return Listing(root, loose, files, details, manifest)
 
@@ -212,7 +197,7 @@ def dataset(out: str, storage_options: dict | None = None) -> ds.Dataset:
 
     A compaction that commits while the table is being listed can delete a file the listing found:
     the table is listed again, once."""
-    fs, root = filesystem(metrics_root(out), storage_options)
+    fs, root = filesystem(layout.metrics_table(out), storage_options)
     try:
         return table_dataset(fs, list_table(fs, root))
     except FileNotFoundError:

@@ -10,7 +10,9 @@ from temcoco.job import JobConfig
 from temcoco.model.base import FusionMethod
 from temcoco.overlap import ChunkSpec
 from temcoco.storage.layout import ClipLayout
-from temcoco.workers import clip, stages
+from temcoco.workers import clip
+from temcoco.workers.fuse_chunk import fuse_chunk
+from temcoco.workers.ingest import Ingested, Limits
 
 
 @dataclass(frozen=True)
@@ -29,7 +31,8 @@ def memory_share(cpus: int) -> int:
 
 
 class FusionWorker:
-    """Runs the stages of :mod:`temcoco.workers.stages` (wrapped by ``ray.remote`` in the pool).
+    """Runs the stages of clips (:mod:`temcoco.workers.clip`, :mod:`temcoco.workers.fuse_chunk`), wrapped by
+    ``ray.remote`` in the pool.
 
     ``device`` is the torch device the pool chose for this actor's resources. Each actor sets
     torch's thread count to the CPUs it was given, so N actors on N cores do not oversubscribe
@@ -46,7 +49,7 @@ class FusionWorker:
         cv2.setNumThreads(job.cpus_per_worker)
         self.job = job
         self.method: FusionMethod = load_method(job.method, job.weights, device)
-        self.limits = stages.Limits(job.max_pixels, memory_share(job.cpus_per_worker))
+        self.limits = Limits(job.max_pixels, memory_share(job.cpus_per_worker))
 
     def where(self) -> dict:
         """This actor's host, process and Ray node id (for tests and logs)."""
@@ -62,7 +65,7 @@ class FusionWorker:
         return clip.start(run, self.job, self.method, self.limits)
 
     def fuse_chunk(self, layout: ClipLayout, spec: ChunkSpec, fingerprint: str) -> int:
-        return stages.fuse_chunk(layout, spec, fingerprint, self.method, self.job.storage_options)
+        return fuse_chunk(layout, spec, fingerprint, self.method, self.job.storage_options)
 
-    def finish(self, run: clip.ClipRun, ingested: stages.Ingested) -> clip.Done:
+    def finish(self, run: clip.ClipRun, ingested: Ingested) -> clip.Done:
         return clip.finish(run, ingested, self.job, self.method)

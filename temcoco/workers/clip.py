@@ -7,7 +7,8 @@ chunk is decoded into memory, not staged; it, and any clip with at most one chun
 is fused, finished and recorded in the same call (one round trip and no staging for a typical
 short clip); a longer one comes back as
 :class:`Started`, its chunks are fanned out over the pool, and ``finish`` completes it.
-Every step is idempotent (see :mod:`temcoco.workers.stages`), so a call may be retried whole.
+Every step is idempotent (see :mod:`temcoco.workers.ingest`, :mod:`temcoco.storage.commits`), so a
+call may be retried whole.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from temcoco import PIPELINE_VERSION
 from temcoco.errors import TemcocoError
 from temcoco.job import JobConfig
 from temcoco.model.base import FusionMethod
@@ -27,7 +29,10 @@ from temcoco.storage.finished import FinishedClip
 from temcoco.storage.fs import read_json, remove_tree, retrying, write_json
 from temcoco.storage.identity import fingerprint
 from temcoco.storage.layout import ClipLayout
-from temcoco.workers import stages
+from temcoco.workers import ingest
+from temcoco.workers.encode_and_measure import encode_and_measure
+from temcoco.workers.fuse_chunk import fuse_chunk
+from temcoco.workers.fused_array import prepare_output
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +56,7 @@ class ClipRun:
 class Started:
     """A clip ingested with more than one chunk to fuse: the driver fans ``todo`` out, then finishes it."""
 
-    ingested: stages.Ingested
+    ingested: ingest.Ingested
     todo: tuple[ChunkSpec, ...]
 
 
@@ -64,7 +69,7 @@ class Done:
     frames_fused: int = 0
 
 
-def start(run: ClipRun, job: JobConfig, method: FusionMethod, limits: stages.Limits) -> Started | Done:
+def start(run: ClipRun, job: JobConfig, method: FusionMethod, limits: ingest.Limits) -> Started | Done:
     """Fingerprint; keep, skip or ingest, plan; a clip with at most one chunk to fuse is completed here."""
     so = job.storage_options
     fp = input_identity(run.source, job)
@@ -72,16 +77,20 @@ def start(run: ClipRun, job: JobConfig, method: FusionMethod, limits: stages.Lim
         return Done(run.finished.summary)  # this job finished it from these inputs: its row stays as it is
     state = read_json(run.layout.state, so) if job.incremental else None
     if (state and state.get("job_id") != job.job_id  # an earlier job's: this job's own rows are never made skipped
-            and state.get("fingerprint") == fp and state.get("pipeline") == stages.PIPELINE_VERSION):
+            and state.get("fingerprint") == fp and state.get("pipeline") == PIPELINE_VERSION):
         return Done(publish(run, job, method, {
             "status": "skipped", "note": f"unchanged since job {state['job_id']}",
             **{k: state.get(k) for k in STATE_FIELDS}}))
-    staged = stages.ingest(run.source, run.layout, fp, job.chunk, so, limits, method.temporal_radius, keep_short=True)
-    ingested, inputs = (staged.ingested, staged.inputs) if isinstance(staged, stages.InMemory) else (staged, None)
-    todo = stages.prepare_output(run.layout, ingested, method.temporal_radius, so)
+    ingested, inputs = ingest.staged(run.layout, fp, job.chunk, so), None
+    if ingested is None:
+        pair = ingest.open_pair(run.source, fp, job.chunk, so, limits, method.temporal_radius)
+        short = ingest.decode_in_memory(pair)
+        staged = None if short else ingest.stage_to_zarr(pair, run.layout, so)
+        ingested, inputs = (short.ingested, short.inputs) if short else (staged, None)
+    todo = prepare_output(run.layout, ingested, method.temporal_radius, so)
     if inputs is None and len(todo) > 1:
         return Started(ingested, tuple(todo))
-    frames = sum(stages.fuse_chunk(run.layout, spec, fp, method, so, inputs) for spec in todo)
+    frames = sum(fuse_chunk(run.layout, spec, fp, method, so, inputs) for spec in todo)
     return Done(finish(run, ingested, job, method, inputs).row, len(todo), frames)
 
 
@@ -93,11 +102,11 @@ def input_identity(source: ClipSource, job: JobConfig) -> str:
     return fingerprint(source, job.storage_options, job.verify_content)
 
 
-def finish(run: ClipRun, ingested: stages.Ingested, job: JobConfig, method: FusionMethod,
-           inputs: stages.Inputs | None = None) -> Done:
+def finish(run: ClipRun, ingested: ingest.Ingested, job: JobConfig, method: FusionMethod,
+           inputs: ingest.Inputs | None = None) -> Done:
     """Encode and measure the fused clip, record its ``--incremental`` state, drop its staged inputs
     (``inputs``: the frames of a clip that was not staged) and write its row."""
-    metrics = stages.finish(run.layout, ingested, job.storage_options, inputs, job.metrics)
+    metrics = encode_and_measure(run.layout, ingested, job.storage_options, inputs, job.metrics)
     row = {"status": "ok", "note": ingested.note or None, "fingerprint": ingested.fingerprint,
            "video": run.layout.fused_video, "frames": ingested.frames, "height": ingested.height,
            "width": ingested.width, "fps": ingested.fps,
@@ -109,7 +118,7 @@ def finish(run: ClipRun, ingested: stages.Ingested, job: JobConfig, method: Fusi
 def _record_state(layout: ClipLayout, row: dict, job: JobConfig, method: FusionMethod, staged: bool) -> None:
     """The clip's ``--incremental`` state (retried; a failure fails the clip), then its staged inputs are
     dropped, marker first so no rerun trusts half-deleted inputs (a failure there is left to ``temcoco gc``)."""
-    state = {"job_id": job.job_id, "pipeline": stages.PIPELINE_VERSION, **{k: row.get(k) for k in STATE_FIELDS},
+    state = {"job_id": job.job_id, "pipeline": PIPELINE_VERSION, **{k: row.get(k) for k in STATE_FIELDS},
              "model_version": method.version, "method": method.name}
     try:
         retrying("its state", lambda: write_json(layout.state, state, job.storage_options), on=(OSError, TemcocoError))

@@ -30,7 +30,7 @@ from temcoco.overlap import ChunkSpec
 from temcoco.storage.layout import ClipLayout
 from temcoco.workers.actor import FusionWorker, MethodInfo
 from temcoco.workers.clip import ClipRun, Done, Started
-from temcoco.workers.stages import Ingested
+from temcoco.workers.ingest import Ingested
 
 log = logging.getLogger(__name__)
 
