@@ -101,8 +101,8 @@ def test_a_clip_that_kills_its_worker_fails_after_bounded_retries(tmp_path, ray_
     summary = fuse_archive(JobConfig(str(tmp_path / "archive"), str(tmp_path / "out"), job_id="poison", chunk=4,
                                      method="tests.faulty_methods:kill_on_bright", workers=2, max_retries=2))
     assert time.monotonic() - began < 300
-    assert (summary["ok"], summary["failed"]) == (2, 1), summary["failures"]
-    assert summary["failures"]["poison"] == "worker died 3 times fusing frames 0-3 (out of memory?)"
+    assert (summary.ok, summary.failed) == (2, 1), summary.failures
+    assert summary.failures["poison"] == "worker died 3 times fusing frames 0-3 (out of memory?)"
 
 
 def test_a_chunk_that_raises_once_is_retried_and_gives_the_same_frames(tmp_path, ray_cluster, prefect_harness):
@@ -113,7 +113,7 @@ def test_a_chunk_that_raises_once_is_retried_and_gives_the_same_frames(tmp_path,
         f.unlink()
     summary = fuse_archive(JobConfig(str(tmp_path / "archive"), str(tmp_path / "out"), job_id="flaky", chunk=4,
                                      method="tests.faulty_methods:raise_once_at_frame_4", workers=2))
-    assert (summary["ok"], summary["failed"]) == (3, 0), summary["failures"]
+    assert (summary.ok, summary.failed) == (3, 0), summary.failures
     from temcoco.storage.pairing import iter_pairs
 
     average = load_method("average")
@@ -171,8 +171,8 @@ def test_storage_failures_after_fusion_are_contained(tmp_path, ray_cluster, pref
     faults = failing_writes(part, times)
     summary = fuse_archive(JobConfig(str(tmp_path / "archive"), str(tmp_path / "out"), job_id="w", chunk=4,
                                      method="tests.faulty_methods:failing_writes", weights=faults))
-    assert summary["failed"] == failed, summary["failures"]
-    assert summary["ok"] == 3 - failed
+    assert summary.failed == failed, summary.failures
+    assert summary.ok == 3 - failed
     assert not any((Path(faults) / "tokens").iterdir()) or times == 100  # every planned failure happened
     saved = (tmp_path / "out" / "jobs" / "w.json").read_text()
     assert '"status":"finished"' in saved
@@ -194,7 +194,7 @@ def test_an_actor_killed_at_the_end_of_a_job_changes_nothing(tmp_path, ray_clust
     archive_with_poison(tmp_path / "archive", frames=4)
     summary = fuse_archive(JobConfig(str(tmp_path / "archive"), str(tmp_path / "out"), job_id="k", method="average",
                                      chunk=4, workers=2))
-    assert summary["ok"] == 3 and (tmp_path / "out" / "reports" / "k.html").exists()
+    assert summary.ok == 3 and (tmp_path / "out" / "reports" / "k.html").exists()
 
 
 def test_secrets_never_leave_the_process_that_was_given_them(tmp_path, s3_server):

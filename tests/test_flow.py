@@ -26,7 +26,7 @@ def job(tmp_path_factory, ray_cluster, prefect_harness):
 
 def test_summary_counts_and_job_file(job):
     _, out, summary, bad = job
-    assert (summary["ok"], summary["failed"], summary["skipped"]) == (2, len(bad), 0)
+    assert (summary.ok, summary.failed, summary.skipped) == (2, len(bad), 0)
     saved = json.loads((out / "jobs" / "j1.json").read_text())
     assert saved["status"] == "finished" and saved["ok"] == 2 and set(saved["failures"]) == set(bad)
 
@@ -69,7 +69,7 @@ def test_incremental_rerun_skips_unchanged_clips(job):
     archive, out, _, bad = job
     summary = fuse_archive(JobConfig(str(archive), str(out), job_id="j2", method="laplacian", workers=1, chunk=5,
                            incremental=True))
-    assert (summary["ok"], summary["skipped"], summary["failed"]) == (0, 2, len(bad))
+    assert (summary.ok, summary.skipped, summary.failed) == (0, 2, len(bad))
     rows = query(str(out), "SELECT status, note FROM metrics WHERE job_id = 'j2' AND status = 'skipped'").to_pylist()
     assert all("unchanged since job j1" in r["note"] for r in rows)
 

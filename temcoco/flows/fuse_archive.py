@@ -21,7 +21,7 @@ import time
 from collections import deque
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
@@ -29,6 +29,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.task_runners import ThreadPoolTaskRunner
 
 import temcoco
+from temcoco.clip_result import ClipResult, Status
 from temcoco.errors import ClipError, TemcocoError
 from temcoco.flows.progress import current as progress
 from temcoco.job import JobConfig, new_job_id
@@ -106,27 +107,26 @@ def batches(clips: Iterable[PendingClip], size: int) -> Iterator[ClipBatch]:
 
 
 @task(name="clips", cache_policy=NO_CACHE, task_run_name="clips {batch.label}")
-def clip_batch(batch: ClipBatch, job: JobConfig, method: MethodInfo, date: str, pool: WorkerPool) -> list[dict]:
-    """Every clip of ``batch``, ``CLIPS_IN_FLIGHT_PER_WORKER`` per worker at a time; their summary fields
+def clip_batch(batch: ClipBatch, job: JobConfig, method: MethodInfo, date: str, pool: WorkerPool) -> list[ClipResult]:
+    """Every clip of ``batch``, ``CLIPS_IN_FLIGHT_PER_WORKER`` per worker at a time; their results
     (their rows are written). One broken clip never sinks the batch: it is a failed row."""
     logger = get_run_logger()
     threads = max(1, min(len(batch.clips), CLIPS_IN_FLIGHT_PER_WORKER * len(pool.actors)))
     with ThreadPoolExecutor(threads, thread_name_prefix="clip") as executor:
-        rows = list(executor.map(lambda clip: run_clip(clip, job, method, date, pool), batch.clips))
-    for row in rows:
-        if row["status"] == "failed":
-            logger.warning("clip %s failed: %s", row["clip_id"], row["error"])
+        results = list(executor.map(lambda clip: run_clip(clip, job, method, date, pool), batch.clips))
+    for result in results:
+        if result.status is Status.FAILED:
+            logger.warning("clip %s failed: %s", result.clip_id, result.error)
     try:
-        create_table_artifact([{k: row.get(k) for k in ("clip_id", "status", "frames", "seconds", "error")}
-                               for row in rows], description=f"clips {batch.label}")
+        create_table_artifact([result.table_row() for result in results], description=f"clips {batch.label}")
     except Exception as e:  # noqa: BLE001 - the rows are written; the artifact is only a view of them
         logger.warning("clips %s: per-clip results not shown in Prefect: %s", batch.label, failure_line(e))
-    return rows
+    return results
 
 
-def run_clip(clip: PendingClip, job: JobConfig, method: MethodInfo, date: str, pool: WorkerPool) -> dict:
-    """All stages of one clip; always returns its summary fields (``failed`` with a reason if needed),
-    its row written (by the actor, or here for a clip that failed) or kept."""
+def run_clip(clip: PendingClip, job: JobConfig, method: MethodInfo, date: str, pool: WorkerPool) -> ClipResult:
+    """All stages of one clip; always returns its result (``failed`` with a reason if needed), its row
+    written (by the actor, or here for a clip that failed) or kept."""
     source = clip.source
     run = ClipRun(source, ClipLayout(job.out, source.clip_id, job.job_id, method.version), date, time.time(),
                   clip.finished)
@@ -139,11 +139,11 @@ def run_clip(clip: PendingClip, job: JobConfig, method: MethodInfo, date: str, p
             outcome = pool.finish(run, outcome.ingested).result()
         else:
             progress().add(chunks_total=outcome.chunks, chunks_done=outcome.chunks, frames_fused=outcome.frames_fused)
-        row = outcome.row
+        result = outcome.result
     except Exception as e:  # noqa: BLE001 - one broken clip never sinks the job: it becomes a failed row
-        row = publish(run, job, method, {"status": "failed", "error": failure_line(e)})
+        result = publish(run, job, method, {"status": Status.FAILED, "error": failure_line(e)})
     progress().add(clips_done=1)
-    return row
+    return result
 
 
 def _fuse_chunks(layout: ClipLayout, started: Started, pool: WorkerPool) -> None:
@@ -160,7 +160,7 @@ def _fuse_chunks(layout: ClipLayout, started: Started, pool: WorkerPool) -> None
 
 @dataclass
 class Tally:
-    """The job's counts, folded batch by batch: the driver never holds every clip's row (nor every
+    """The job's counts, folded batch by batch: the driver never holds every clip's result (nor every
     failure: ``failures`` keeps the first ``FAILURES_KEPT``; all are rows of the metrics table)."""
 
     clips: int = 0
@@ -172,80 +172,122 @@ class Tally:
     failures: dict[str, str] = field(default_factory=dict)
     seams: SeamRatio = field(default_factory=SeamRatio)
 
-    def add(self, row: dict) -> None:
+    def add(self, result: ClipResult) -> None:
         self.clips += 1
-        status = row["status"]
-        setattr(self, status, getattr(self, status) + 1)
-        self.kept += bool(row.get("kept"))
-        if status == "ok":
-            self.frames += row.get("frames") or 0
-            self.seams.add(row)
-        elif status == "failed" and len(self.failures) < FAILURES_KEPT:
-            self.failures[row["clip_id"]] = row["error"]
+        self.kept += result.kept
+        match result.status:
+            case Status.OK:
+                self.ok += 1
+                self.frames += result.frames or 0
+                self.seams.add(result.flowD_seam, result.flowD_inner)
+            case Status.SKIPPED:
+                self.skipped += 1
+            case Status.FAILED:
+                self.failed += 1
+                if len(self.failures) < FAILURES_KEPT:
+                    self.failures[result.clip_id] = result.error or ""
+
+
+@dataclass(frozen=True)
+class JobStart:
+    """When and how the run of a job began: its ``date`` partition (kept by a rerun), its start time
+    (``started``, ISO 8601 UTC; ``began``, for the run's length) and whether it resumes an earlier run."""
+
+    date: str
+    started: str
+    began: float
+    resumed: bool
+
+
+@dataclass(frozen=True)
+class Fused:
+    """What the workers did: every clip's result folded, the method they ran and their work by node."""
+
+    tally: Tally
+    method: MethodInfo
+    work_by_node: dict[str, dict[str, int]]
 
 
 @flow(name="fuse_archive", task_runner=ThreadPoolTaskRunner(max_workers=BATCHES_IN_FLIGHT + 1), log_prints=False)
-def fuse_archive(job: JobConfig) -> dict:
-    """Fuse every IR/VI pair of ``job.archive`` into ``job.out`` (DESIGN.md); returns the job summary."""
-    return asdict(run_job(job if job.job_id else replace(job, job_id=new_job_id())))
+def fuse_archive(job: JobConfig) -> JobSummary:
+    """Fuse every IR/VI pair of ``job.archive`` into ``job.out`` (DESIGN.md); returns the job summary.
 
-
-def run_job(job: JobConfig) -> JobSummary:
-    """Run ``job`` while holding its job id's lease (one live run per job id)."""
+    The job id's lease is held throughout (one live run per job id); the summary says ``running``
+    once the clips are known, then ``finished`` (or ``failed``, with a job-level error)."""
+    job = job if job.job_id else replace(job, job_id=new_job_id())
     check_writable(job.out, job.storage_options)
     with JobLease(job.out, job.job_id, job.storage_options):
-        return _run_clips(job)
-
-
-def _run_clips(job: JobConfig) -> JobSummary:
-    began, started = time.perf_counter(), now_utc()
-    so = job.storage_options
-    with retrying(f"archive {job.archive}", lambda: discover(job.archive, so, job.allow_sources)) as clips:
-        if not clips:
-            raise TemcocoError(f"archive {job.archive} has no clips: put pairs in ir/ and vi/ (see DESIGN.md)")
-        earlier = read_json(job_summary(job.out, job.job_id), so) or {}
-        date = earlier.get("date") or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
-        write_running(job.out, job.job_id, date, started, job.archive, len(clips), so)
-        progress().add(clips_total=len(clips))
-        try:
-            tally, method, work = _fuse_clips(job, clips, date, resumed=bool(earlier) and not job.redo)
-        except Exception as e:  # the job-level error is the user's message; the summary only records it
-            with contextlib.suppress(OSError, TemcocoError):
-                write_failed(job.out, job.job_id, date, started, job.archive, len(clips), failure_line(e), so)
-            raise
-    _end_of_job_cleanup(job)
-    summary = JobSummary(
-        job_id=job.job_id, date=date, method=method.name, model_version=method.version,
-        clips=tally.clips, ok=tally.ok, failed=tally.failed, skipped=tally.skipped, kept=tally.kept,
-        seconds=time.perf_counter() - began, frames=tally.frames, failures=tally.failures, versions=versions(),
-        work_by_node=work, seam_ratio=tally.seams.value, started=started,
-    )
-    retrying("the job summary", lambda: write_finished(job.out, summary, job.archive, so), on=(OSError, TemcocoError))
-    compact_after_job(job.out, job.job_id, so, get_run_logger())
-    try:
-        report_task(job.out, job.job_id, so)
-    except Exception as e:  # noqa: BLE001 - the report is a view of results that are already safe
-        get_run_logger().error("job %s: the report could not be written: %s", job.job_id, failure_line(e))
+        with discovered(job) as clips:
+            start = begin(job, clips)
+            with failure_recorded(job, start, len(clips)):
+                fused = fuse_clips(job, clips, start)
+        summary = summarise(job, start, fused)
+        _end_of_job_cleanup(job)
+        retrying("the job summary", lambda: write_finished(job.out, summary, job.archive, job.storage_options),
+                 on=(OSError, TemcocoError))
+        compact_after_job(job.out, job.job_id, job.storage_options, get_run_logger())
+        report(job)
     return summary
 
 
-def _fuse_clips(job: JobConfig, clips: Clips, date: str, resumed: bool) -> tuple[Tally, MethodInfo, dict]:
-    """Every clip, a batch at a time, at most ``BATCHES_IN_FLIGHT`` batches in flight; their rows
-    folded into a :class:`Tally` as batches end. A ``resumed`` job keeps the clips it already finished
-    (see :func:`pending`). Returns the tally, the workers' method and their work by node."""
+@contextlib.contextmanager
+def discovered(job: JobConfig) -> Iterator[Clips]:
+    """The archive's clips, streamed (see :func:`temcoco.storage.archive.discover`); none is an error."""
+    with retrying(f"archive {job.archive}", lambda: discover(job.archive, job.storage_options, job.allow_sources)) as clips:
+        if not clips:
+            raise TemcocoError(f"archive {job.archive} has no clips: put pairs in ir/ and vi/ (see DESIGN.md)")
+        yield clips
+
+
+def begin(job: JobConfig, clips: Clips) -> JobStart:
+    """Write the ``running`` summary. A rerun of the job id keeps its date partition, and resumes unless ``--redo``."""
+    began, started = time.perf_counter(), now_utc()
+    earlier = read_json(job_summary(job.out, job.job_id), job.storage_options) or {}
+    date = earlier.get("date") or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    write_running(job.out, job.job_id, date, started, job.archive, len(clips), job.storage_options)
+    progress().add(clips_total=len(clips))
+    return JobStart(date, started, began, resumed=bool(earlier) and not job.redo)
+
+
+@contextlib.contextmanager
+def failure_recorded(job: JobConfig, start: JobStart, clips: int) -> Iterator[None]:
+    """A job-level error is the user's message (raised on); the summary only records it, as ``failed``."""
+    try:
+        yield
+    except Exception as e:
+        with contextlib.suppress(OSError, TemcocoError):
+            write_failed(job.out, job.job_id, start.date, start.started, job.archive, clips, failure_line(e),
+                         job.storage_options)
+        raise
+
+
+def summarise(job: JobConfig, start: JobStart, fused: Fused) -> JobSummary:
+    tally, method = fused.tally, fused.method
+    return JobSummary(
+        job_id=job.job_id, date=start.date, method=method.name, model_version=method.version,
+        clips=tally.clips, ok=tally.ok, failed=tally.failed, skipped=tally.skipped, kept=tally.kept,
+        seconds=time.perf_counter() - start.began, frames=tally.frames, failures=tally.failures, versions=versions(),
+        work_by_node=fused.work_by_node, seam_ratio=tally.seams.value, started=start.started,
+    )
+
+
+def fuse_clips(job: JobConfig, clips: Clips, start: JobStart) -> Fused:
+    """Every clip, a batch at a time, at most ``BATCHES_IN_FLIGHT`` batches in flight; their results
+    folded into a :class:`Tally` as batches end. A resumed job keeps the clips it already finished
+    (see :func:`pending`)."""
     tally = Tally()
-    with WorkerPool(job) as pool, _finished_rows(job, resumed) as finished:
+    with WorkerPool(job) as pool, _finished_rows(job, start.resumed) as finished:
         in_flight: deque = deque()
         todo = pending(job, pool.method.version, with_finished(clips, finished), tally)
         for batch in batches(todo, BATCH_CLIPS):
             if len(in_flight) == BATCHES_IN_FLIGHT:
-                for row in in_flight.popleft().result():
-                    tally.add(row)
-            in_flight.append(clip_batch.submit(batch, job, pool.method, date, pool))
+                for result in in_flight.popleft().result():
+                    tally.add(result)
+            in_flight.append(clip_batch.submit(batch, job, pool.method, start.date, pool))
         for future in in_flight:
-            for row in future.result():
-                tally.add(row)
-        return tally, pool.method, pool.work_by_node()
+            for result in future.result():
+                tally.add(result)
+        return Fused(tally, pool.method, pool.work_by_node())
 
 
 def _finished_rows(job: JobConfig, resumed: bool) -> SortedRecords:
@@ -267,7 +309,7 @@ def pending(job: JobConfig, model_version: str, clips: Iterable[tuple[ClipSource
         elif source.identity is None or job.verify_content:
             yield PendingClip(source, row)
         elif row.fingerprint == source.identity:
-            tally.add(row.summary)
+            tally.add(row.result)
             progress().add(clips_done=1)
         else:
             yield PendingClip(source)  # its inputs changed since
@@ -281,6 +323,14 @@ def _end_of_job_cleanup(job: JobConfig) -> None:
         remove_tree(staging(job.out, job.job_id), job.storage_options)
     except (OSError, TemcocoError) as e:
         get_run_logger().warning("job %s: staging not removed (temcoco gc will): %s", job.job_id, e)
+
+
+def report(job: JobConfig) -> None:
+    """The job's HTML report; one that cannot be written is logged (it is a view of results already safe)."""
+    try:
+        report_task(job.out, job.job_id, job.storage_options)
+    except Exception as e:  # noqa: BLE001
+        get_run_logger().error("job %s: the report could not be written: %s", job.job_id, failure_line(e))
 
 
 @task(name="report", cache_policy=NO_CACHE)

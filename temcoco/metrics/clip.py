@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
-from typing import Mapping
 
 import cv2
 import numpy as np
@@ -181,10 +180,11 @@ class SeamRatio:
     seam: float = 0.0
     inner: float = 0.0
 
-    def add(self, row: Mapping[str, object]) -> None:
-        if row.get("flowD_seam") is not None and row.get("flowD_inner") is not None:
-            self.seam += float(row["flowD_seam"])
-            self.inner += float(row["flowD_inner"])
+    def add(self, seam: float | None, inner: float | None) -> None:
+        """One clip's mean flowD at chunk seams and inside chunks (either None: the clip is left out)."""
+        if seam is not None and inner is not None:
+            self.seam += seam
+            self.inner += inner
 
     @property
     def value(self) -> float | None:
