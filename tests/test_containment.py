@@ -245,11 +245,23 @@ def test_a_worker_killed_by_one_call_is_not_charged_to_the_next(tmp_path, ray_cl
             layout = ClipLayout(job.out, clip_id, job.job_id, pool.method.version)
             return ClipRun(clips[clip_id], layout, "2026-11-29", time.time())
 
+        def ended(calls: dict) -> dict:
+            """Run the pool until every call queued by ``calls[name](then, fail)`` has ended: what each ended with."""
+            results = {}
+            for name, call in calls.items():
+                call(lambda r, name=name: results.setdefault(name, r), lambda e, name=name: results.setdefault(name, e))
+            while len(results) < len(calls):
+                pool.step()
+            return results
+
         poisoned = run("poison")
-        started = pool.start(poisoned).result()  # 8 frames in chunks of 4: its chunks are fanned out
+        started = ended({"poisoned": lambda *reply: pool.start(poisoned, *reply)})["poisoned"]
+        assert isinstance(started, Started)  # 8 frames in chunks of 4: its chunks are fanned out
         for _ in range(3):  # one worker: each next call waits for the worker the poison chunk kills
-            poison = pool.fuse_chunk(poisoned.layout, started.todo[0], started.ingested.fingerprint)
-            innocent = pool.start(run("a"))
-            with pytest.raises(ClipError, match="worker died 1 times fusing frames 0-3"):
-                poison.result()
-            assert isinstance(innocent.result(), Started)
+            results = ended({
+                "poison": lambda *reply: pool.fuse_chunk(poisoned.layout, started.todo[0], started.ingested.fingerprint,
+                                                         *reply),
+                "innocent": lambda *reply: pool.start(run("a"), *reply)})
+            assert isinstance(results["poison"], ClipError)
+            assert "worker died 1 times fusing frames 0-3" in str(results["poison"])
+            assert isinstance(results["innocent"], Started)

@@ -140,7 +140,7 @@ def test_driver_killed_at_random_points_then_rerun_gives_identical_frames(archiv
     after = finished_rows(tmp_path, "random")
     assert {c: after[c] for c in finished} == finished  # every row finished before the rerun: unchanged
     summary = json.loads((tmp_path / "jobs" / "random.json").read_text())
-    assert summary.kept == len(finished) and summary.ok == len(CLIPS)  # the rerun did only the clips left
+    assert summary["kept"] == len(finished) and summary["ok"] == len(CLIPS)  # the rerun did only the clips left
     assert (f"kept {len(finished)} already done" in rerun.stdout) == bool(finished)
 
 

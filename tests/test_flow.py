@@ -80,3 +80,30 @@ def test_the_job_compacts_its_rows_when_it_ends(job):
     assert "j1" in {j for part in manifest["parts"] for _, j in part["jobs"]}
     assert not [p for p in (out / "metrics").glob("date=*/job_id=j1/*.parquet") if not p.name.startswith(".")]
     assert query(str(out), "SELECT count(*) AS n FROM metrics WHERE job_id = 'j1'").to_pylist() == [{"n": 2 + len(bad)}]
+
+
+def test_the_driver_waits_on_its_workers_without_a_thread_per_call(job, tmp_path):
+    """One loop waits on every worker (ray.wait): the driver's threads do not grow with workers or clips
+    in flight (before: a task runner thread per batch, a thread per clip in flight, one per worker)."""
+    import threading
+
+    from temcoco.flows.fuse_archive import fuse_archive
+    from temcoco.job import JobConfig
+
+    archive, _, _, _ = job
+    before, stop = {t.ident for t in threading.enumerate()}, threading.Event()
+    peak: list[str] = []  # the names of the most threads the job had started at one time
+
+    def sample() -> None:
+        while not stop.wait(0.01):
+            started = [t.name for t in threading.enumerate() if t.ident not in before and t is not sampler]
+            peak[:] = max(peak, started, key=len)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    summary = fuse_archive(JobConfig(str(archive), str(tmp_path / "out"), job_id="threads", method="laplacian",
+                                     workers=2, chunk=3))
+    stop.set()
+    sampler.join()
+    assert summary.ok == 2
+    assert len(peak) <= 3, f"threads the driver started during the job: {peak}"
