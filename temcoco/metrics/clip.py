@@ -183,8 +183,8 @@ class SeamRatio:
     def add(self, seam: float | None, inner: float | None) -> None:
         """One clip's mean flowD at chunk seams and inside chunks (either None: the clip is left out)."""
         if seam is not None and inner is not None:
-            self.seam += seam
-            self.inner += inner
+            self.seam += float(seam)
+            self.inner += float(inner)
 
     @property
     def value(self) -> float | None:
