@@ -45,26 +45,15 @@ def frames(n: int) -> list[temporal.Frames]:
     return out
 
 
-def ms(fn, repeat: int) -> float:
-    """Least CPU time (this process) of fn() in ms over ``repeat`` calls, after one warm-up call: CPU time,
-    and the least of several, because the machine is shared with other busy processes."""
+def ms(fn, repeat: int, clock=time.process_time) -> float:
+    """Least time of fn() in ms over ``repeat`` calls, after one warm-up call: by default CPU time (this
+    process), and the least of several, because the machine is shared with other busy processes."""
     fn()
     times = []
     for _ in range(repeat):
-        t = time.process_time()
+        t = clock()
         fn()
-        times.append(time.process_time() - t)
-    return 1000 * float(np.min(times))
-
-
-def wall_ms(fn, repeat: int) -> float:
-    """Least wall time of fn() in ms over ``repeat`` calls, after one warm-up call."""
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
+        times.append(clock() - t)
     return 1000 * float(np.min(times))
 
 
@@ -140,10 +129,10 @@ def main() -> None:
 
     what = f"ClipMetrics, {len(seq)} frames, full policy (DIS, no feaCD)"
     rows.append(("suite", ms(suite(1), 2) / len(seq), f"{what}, CPU time"))
-    rows.append(("suite, wall", wall_ms(suite(1), 2) / len(seq), f"{what}, 1 thread, wall time"))
-    rows.append(("suite, 2 thr", wall_ms(suite(2), 2) / len(seq), f"{what}, flows on a 2nd thread, torch 1, wall"))
+    rows.append(("suite, wall", ms(suite(1), 2, time.perf_counter) / len(seq), f"{what}, 1 thread, wall time"))
+    rows.append(("suite, 2 thr", ms(suite(2), 2, time.perf_counter) / len(seq), f"{what}, flows on a 2nd thread, torch 1, wall"))
     torch.set_num_threads(2)
-    rows.append(("suite, 2+2 thr", wall_ms(suite(2), 2) / len(seq), f"{what}, flows on a 2nd thread, torch 2, wall"))
+    rows.append(("suite, 2+2 thr", ms(suite(2), 2, time.perf_counter) / len(seq), f"{what}, flows on a 2nd thread, torch 2, wall"))
     source = f"M3SVD {SEQ}" if (DATA / "visible_Blur" / SEQ).is_dir() else "synthetic frames"
     print(f"metric CPU time per 640x480 frame, one thread, least of {args.repeat}, {source}")
     for name, value, note in rows:
