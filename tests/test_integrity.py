@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.archives import write_mp4, write_pair
+from tests.support.archives import write_mp4, write_pair
 from temcoco.demo import synthetic_clip
 from temcoco.errors import ClipError, TemcocoError
 from temcoco.job import JobConfig

@@ -10,7 +10,7 @@ import pytest
 
 from temcoco.errors import ClipError
 from temcoco.storage.pairing import PairStats, iter_pairs, probe_pair
-from tests.media import clip, encode, index_of, write_images
+from tests.support.media import clip, encode, index_of, write_images
 
 from temcoco.devdata import DEV_DATA as M3SVD
 
