@@ -144,9 +144,8 @@ def submit(job: JobConfig, quiet: bool) -> None:
     """Run the archive-fusion flow (Prefect + Ray) and print a summary."""
     from temcoco.flows.fuse_archive import fuse_archive
     from temcoco.job_view import summary_lines
-    from temcoco.storage.jobs import JobSummary
 
-    summary = JobSummary.from_json(_with_live_progress(quiet, lambda: fuse_archive(job)))
+    summary = _with_live_progress(quiet, lambda: fuse_archive(job))
     _print_lines(summary_lines(summary, job.out))
     raise typer.Exit(summary.exit_code)
 

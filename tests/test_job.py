@@ -13,6 +13,7 @@ from temcoco.errors import TemcocoError
 from temcoco.job import JobConfig
 from temcoco.metrics.policy import MetricPolicy
 from temcoco.options import OPTION
+from temcoco.storage.jobs import JobSummary
 
 # every option of submit and schedule but --job-id (schedule refuses a fixed one; submit adds JOB_ID)
 FULL = ["s3://bucket/archive", "--out", "s3://bucket/out", "--workers", "3", "--cpus-per-worker", "2",
@@ -40,8 +41,8 @@ def captured_job(monkeypatch, command: str, args: list[str]) -> JobConfig:
 
     def fake_flow(job):
         seen["job"] = job
-        return {"job_id": "x", "date": "2026-01-01", "ok": 0, "failed": 0, "skipped": 0, "clips": 0, "frames": 0, "seconds": 0.0,
-                "method": job.method, "model_version": "v", "failures": {}}
+        return JobSummary(job_id="x", date="2026-01-01", ok=0, failed=0, skipped=0, clips=0, frames=0, seconds=0.0,
+                          method=job.method, model_version="v", failures={})
 
     def fake_serve(deployment):
         seen["job"] = real_flow.validate_parameters(deployment.parameters)["job"]

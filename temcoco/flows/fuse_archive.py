@@ -6,9 +6,10 @@ runs the rest; ``--redo`` runs every clip again.
 
 Prefect tracks clips in batches: one task run per ``BATCH_CLIPS`` clips, with a table of its
 clips' results (a task run costs the driver about 13 ms and the Prefect server a database row:
-too much per clip for 60,000 clips a night). The Ray actor pool runs the stages: a short clip
-is one round trip (``temcoco.workers.clip``), a longer one fans its chunks out. The driver
-plans and waits; it holds only the clips in flight and the job's counts.
+too much per clip for 60,000 clips a night), recorded as each batch ends. The Ray actor pool runs
+the stages: a short clip is one round trip (``temcoco.workers.clip``), a longer one fans its
+chunks out. The driver's one loop (:class:`ClipLoop`) begins clips and waits on the pool; it holds
+only the clips in flight and the job's counts.
 """
 
 from __future__ import annotations
@@ -19,20 +20,20 @@ import itertools
 import platform
 import time
 from collections import deque
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.task_runners import ThreadPoolTaskRunner
 
 import temcoco
+from temcoco.clip_result import ClipResult, Status
 from temcoco.errors import ClipError, TemcocoError
 from temcoco.flows.progress import current as progress
 from temcoco.job import JobConfig, new_job_id
 from temcoco.metrics import SeamRatio
+from temcoco.overlap import ChunkSpec
 from temcoco.storage.archive import Clips, ClipSource, discover
 from temcoco.storage.compaction import compact_after_job
 from temcoco.storage.finished import FinishedClip, finished_clips, with_finished
@@ -42,12 +43,12 @@ from temcoco.storage.layout import ClipLayout, job_summary, staging
 from temcoco.storage.lease import JobLease
 from temcoco.storage.spill import SortedRecords, sort_records
 from temcoco.workers.actor import MethodInfo
-from temcoco.workers.clip import ClipRun, Started, publish
+from temcoco.workers.clip import ClipRun, Done, Started, publish
 from temcoco.workers.pool import WorkerPool, failure_line
 
 BATCH_CLIPS = 64  # clips per Prefect task run
 BATCHES_IN_FLIGHT = 2  # the next batch starts while the last clips of the one before finish
-CLIPS_IN_FLIGHT_PER_WORKER = 2  # clips a batch runs at once per worker (one waits while one runs)
+CLIPS_IN_FLIGHT_PER_WORKER = 2  # clips in flight per worker (one waits while one runs)
 FAILURES_KEPT = 100  # failed clips named in the job summary, in clip order (the table has them all)
 
 
@@ -106,61 +107,130 @@ def batches(clips: Iterable[PendingClip], size: int) -> Iterator[ClipBatch]:
 
 
 @task(name="clips", cache_policy=NO_CACHE, task_run_name="clips {batch.label}")
-def clip_batch(batch: ClipBatch, job: JobConfig, method: MethodInfo, date: str, pool: WorkerPool) -> list[dict]:
-    """Every clip of ``batch``, ``CLIPS_IN_FLIGHT_PER_WORKER`` per worker at a time; their summary fields
-    (their rows are written). One broken clip never sinks the batch: it is a failed row."""
+def record_batch(batch: ClipBatch, results: list[ClipResult]) -> None:
+    """The batch's clips have ended (their rows are written or kept): their failures logged, and a
+    table of their results in Prefect."""
     logger = get_run_logger()
-    threads = max(1, min(len(batch.clips), CLIPS_IN_FLIGHT_PER_WORKER * len(pool.actors)))
-    with ThreadPoolExecutor(threads, thread_name_prefix="clip") as executor:
-        rows = list(executor.map(lambda clip: run_clip(clip, job, method, date, pool), batch.clips))
-    for row in rows:
-        if row["status"] == "failed":
-            logger.warning("clip %s failed: %s", row["clip_id"], row["error"])
+    for result in results:
+        if result.status is Status.FAILED:
+            logger.warning("clip %s failed: %s", result.clip_id, result.error)
     try:
-        create_table_artifact([{k: row.get(k) for k in ("clip_id", "status", "frames", "seconds", "error")}
-                               for row in rows], description=f"clips {batch.label}")
+        create_table_artifact([result.table_row() for result in results], description=f"clips {batch.label}")
     except Exception as e:  # noqa: BLE001 - the rows are written; the artifact is only a view of them
         logger.warning("clips %s: per-clip results not shown in Prefect: %s", batch.label, failure_line(e))
-    return rows
 
 
-def run_clip(clip: PendingClip, job: JobConfig, method: MethodInfo, date: str, pool: WorkerPool) -> dict:
-    """All stages of one clip; always returns its summary fields (``failed`` with a reason if needed),
-    its row written (by the actor, or here for a clip that failed) or kept."""
-    source = clip.source
-    run = ClipRun(source, ClipLayout(job.out, source.clip_id, job.job_id, method.version), date, time.time(),
-                  clip.finished)
-    try:
-        if source.error:
-            raise ClipError(source.error)
-        outcome = pool.start(run).result()
-        if isinstance(outcome, Started):
-            _fuse_chunks(run.layout, outcome, pool)
-            outcome = pool.finish(run, outcome.ingested).result()
+class ClipInFlight:
+    """One clip through its stages on the pool: ``start``, then (a longer clip) its chunks fanned out and
+    ``finish``. ``done`` gets its result once: ``failed`` with a reason if a stage failed, its row written
+    (by the actor, or here for a clip that failed) or kept."""
+
+    def __init__(self, clip: PendingClip, job: JobConfig, method: MethodInfo, date: str, pool: WorkerPool,
+                 done: Callable[[ClipResult], None]) -> None:
+        layout = ClipLayout(job.out, clip.source.clip_id, job.job_id, method.version)
+        self.run = ClipRun(clip.source, layout, date, time.time(), clip.finished)
+        self.job, self.method, self.pool, self.done = job, method, pool, done
+        self.chunks_left = 0
+        self.chunk_error: tuple[int, Exception] | None = None  # the failure of the clip's first failed chunk
+
+    def begin(self) -> None:
+        if self.run.source.error:
+            self.failed(ClipError(self.run.source.error))
         else:
+            self.pool.start(self.run, self.started, self.failed)
+
+    def started(self, outcome: Started | Done) -> None:
+        if isinstance(outcome, Done):
             progress().add(chunks_total=outcome.chunks, chunks_done=outcome.chunks, frames_fused=outcome.frames_fused)
-        row = outcome.row
-    except Exception as e:  # noqa: BLE001 - one broken clip never sinks the job: it becomes a failed row
-        row = publish(run, job, method, {"status": "failed", "error": failure_line(e)})
-    progress().add(clips_done=1)
-    return row
+            self.end(outcome.result)
+            return
+        self.chunks_left = len(outcome.todo)
+        progress().add(chunks_total=len(outcome.todo))  # chunks committed earlier are not work of this job
+        for spec in outcome.todo:
+            self.pool.fuse_chunk(self.run.layout, spec, outcome.ingested.fingerprint,
+                                 lambda _, spec=spec: self.chunk_ended(outcome, spec),
+                                 lambda e, spec=spec: self.chunk_ended(outcome, spec, e))
+
+    def chunk_ended(self, started: Started, spec: ChunkSpec, error: Exception | None = None) -> None:
+        """Once every chunk has ended, the clip is finished, or fails with its first failed chunk's error."""
+        if error is None:
+            progress().add(chunks_done=1, frames_fused=spec.stop - spec.start)
+        elif self.chunk_error is None or spec.start < self.chunk_error[0]:
+            self.chunk_error = (spec.start, error)
+        self.chunks_left -= 1
+        if self.chunks_left:
+            return
+        if self.chunk_error:
+            self.failed(self.chunk_error[1])
+        else:
+            self.pool.finish(self.run, started.ingested, lambda outcome: self.end(outcome.result), self.failed)
+
+    def failed(self, error: Exception) -> None:
+        self.end(publish(self.run, self.job, self.method, {"status": Status.FAILED, "error": failure_line(error)}))
+
+    def end(self, result: ClipResult) -> None:
+        progress().add(clips_done=1)
+        self.done(result)
 
 
-def _fuse_chunks(layout: ClipLayout, started: Started, pool: WorkerPool) -> None:
-    """Fan the clip's chunks out over the pool; each has its halo frames (planned by ``start``)."""
-    progress().add(chunks_total=len(started.todo))  # chunks committed earlier are not work of this job
-    futures = []
-    for spec in started.todo:
-        f = pool.fuse_chunk(layout, spec, started.ingested.fingerprint)
-        f.add_done_callback(lambda f, n=spec.stop - spec.start: f.exception() or progress().add(chunks_done=1, frames_fused=n))
-        futures.append(f)
-    for f in futures:
-        f.result()
+@dataclass
+class OpenBatch:
+    """A batch whose clips have begun: its results by position, folded when all have ended."""
+
+    batch: ClipBatch
+    results: list[ClipResult | None]
+    left: int
+
+
+class ClipLoop:
+    """The driver's one loop: clips begin while fewer than ``CLIPS_IN_FLIGHT_PER_WORKER`` per worker
+    are in flight and at most ``BATCHES_IN_FLIGHT`` batches are open; the pool's :meth:`~WorkerPool.step`
+    runs their stages; batches are folded into ``tally`` in clip order as they end."""
+
+    def __init__(self, job: JobConfig, pool: WorkerPool, date: str, tally: Tally, todo: Iterator[ClipBatch]) -> None:
+        self.job, self.pool, self.date, self.tally, self.todo = job, pool, date, tally, todo
+        self.limit = CLIPS_IN_FLIGHT_PER_WORKER * len(pool.actors)
+        self.open: deque[OpenBatch] = deque()
+        self.feed: Iterator[tuple[OpenBatch, int, PendingClip]] = iter(())
+        self.in_flight = 0
+
+    def run(self) -> None:
+        self.fill()
+        while self.in_flight:
+            self.pool.step()
+            self.fill()
+
+    def fill(self) -> None:
+        while self.in_flight < self.limit and (entry := self.next_clip()):
+            batch, position, clip = entry
+            self.in_flight += 1
+            ClipInFlight(clip, self.job, self.pool.method, self.date, self.pool,
+                         lambda result, b=batch, p=position: self.ended(b, p, result)).begin()
+
+    def next_clip(self) -> tuple[OpenBatch, int, PendingClip] | None:
+        """The next clip to begin: of the batch last opened, else of the next one, if the window allows."""
+        entry = next(self.feed, None)
+        if entry is None and len(self.open) < BATCHES_IN_FLIGHT and (batch := next(self.todo, None)):
+            opened = OpenBatch(batch, [None] * len(batch.clips), len(batch.clips))
+            self.open.append(opened)
+            self.feed = ((opened, position, clip) for position, clip in enumerate(batch.clips))
+            entry = next(self.feed)
+        return entry
+
+    def ended(self, batch: OpenBatch, position: int, result: ClipResult) -> None:
+        self.in_flight -= 1
+        batch.results[position] = result
+        batch.left -= 1
+        while self.open and not self.open[0].left:
+            done = self.open.popleft()
+            record_batch(done.batch, done.results)
+            for result in done.results:
+                self.tally.add(result)
 
 
 @dataclass
 class Tally:
-    """The job's counts, folded batch by batch: the driver never holds every clip's row (nor every
+    """The job's counts, folded batch by batch: the driver never holds every clip's result (nor every
     failure: ``failures`` keeps the first ``FAILURES_KEPT``; all are rows of the metrics table)."""
 
     clips: int = 0
@@ -172,80 +242,114 @@ class Tally:
     failures: dict[str, str] = field(default_factory=dict)
     seams: SeamRatio = field(default_factory=SeamRatio)
 
-    def add(self, row: dict) -> None:
+    def add(self, result: ClipResult) -> None:
         self.clips += 1
-        status = row["status"]
-        setattr(self, status, getattr(self, status) + 1)
-        self.kept += bool(row.get("kept"))
-        if status == "ok":
-            self.frames += row.get("frames") or 0
-            self.seams.add(row)
-        elif status == "failed" and len(self.failures) < FAILURES_KEPT:
-            self.failures[row["clip_id"]] = row["error"]
+        self.kept += result.kept
+        match result.status:
+            case Status.OK:
+                self.ok += 1
+                self.frames += result.frames or 0
+                self.seams.add(result.flowD_seam, result.flowD_inner)
+            case Status.SKIPPED:
+                self.skipped += 1
+            case Status.FAILED:
+                self.failed += 1
+                if len(self.failures) < FAILURES_KEPT:
+                    self.failures[result.clip_id] = result.error or ""
 
 
-@flow(name="fuse_archive", task_runner=ThreadPoolTaskRunner(max_workers=BATCHES_IN_FLIGHT + 1), log_prints=False)
-def fuse_archive(job: JobConfig) -> dict:
-    """Fuse every IR/VI pair of ``job.archive`` into ``job.out`` (DESIGN.md); returns the job summary."""
-    return asdict(run_job(job if job.job_id else replace(job, job_id=new_job_id())))
+@dataclass(frozen=True)
+class JobStart:
+    """When and how the run of a job began: its ``date`` partition (kept by a rerun), its start time
+    (``started``, ISO 8601 UTC; ``began``, for the run's length) and whether it resumes an earlier run."""
+
+    date: str
+    started: str
+    began: float
+    resumed: bool
 
 
-def run_job(job: JobConfig) -> JobSummary:
-    """Run ``job`` while holding its job id's lease (one live run per job id)."""
+@dataclass(frozen=True)
+class Fused:
+    """What the workers did: every clip's result folded, the method they ran and their work by node."""
+
+    tally: Tally
+    method: MethodInfo
+    work_by_node: dict[str, dict[str, int]]
+
+
+@flow(name="fuse_archive", log_prints=False)
+def fuse_archive(job: JobConfig) -> JobSummary:
+    """Fuse every IR/VI pair of ``job.archive`` into ``job.out`` (DESIGN.md); returns the job summary.
+
+    The job id's lease is held throughout (one live run per job id); the summary says ``running``
+    once the clips are known, then ``finished`` (or ``failed``, with a job-level error)."""
+    job = job if job.job_id else replace(job, job_id=new_job_id())
     check_writable(job.out, job.storage_options)
     with JobLease(job.out, job.job_id, job.storage_options):
-        return _run_clips(job)
+        with discovered(job) as clips:
+            start = begin(job, clips)
+            with failure_recorded(job, start, len(clips)):
+                fused = fuse_clips(job, clips, start)
+        _end_of_job_cleanup(job)
+        summary = summarise(job, start, fused)
+        retrying("the job summary", lambda: write_finished(job.out, summary, job.archive, job.storage_options),
+                 on=(OSError, TemcocoError))
+        compact_after_job(job.out, job.job_id, job.storage_options, get_run_logger())
+        report(job)
+    return summary
 
 
-def _run_clips(job: JobConfig) -> JobSummary:
-    began, started = time.perf_counter(), now_utc()
+@contextlib.contextmanager
+def discovered(job: JobConfig) -> Iterator[Clips]:
+    """The archive's clips, streamed (see :func:`temcoco.storage.archive.discover`); none is an error."""
     so = job.storage_options
     with retrying(f"archive {job.archive}", lambda: discover(job.archive, so, job.allow_sources)) as clips:
         if not clips:
             raise TemcocoError(f"archive {job.archive} has no clips: put pairs in ir/ and vi/ (see DESIGN.md)")
-        earlier = read_json(job_summary(job.out, job.job_id), so) or {}
-        date = earlier.get("date") or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
-        write_running(job.out, job.job_id, date, started, job.archive, len(clips), so)
-        progress().add(clips_total=len(clips))
-        try:
-            tally, method, work = _fuse_clips(job, clips, date, resumed=bool(earlier) and not job.redo)
-        except Exception as e:  # the job-level error is the user's message; the summary only records it
-            with contextlib.suppress(OSError, TemcocoError):
-                write_failed(job.out, job.job_id, date, started, job.archive, len(clips), failure_line(e), so)
-            raise
-    _end_of_job_cleanup(job)
-    summary = JobSummary(
-        job_id=job.job_id, date=date, method=method.name, model_version=method.version,
-        clips=tally.clips, ok=tally.ok, failed=tally.failed, skipped=tally.skipped, kept=tally.kept,
-        seconds=time.perf_counter() - began, frames=tally.frames, failures=tally.failures, versions=versions(),
-        work_by_node=work, seam_ratio=tally.seams.value, started=started,
-    )
-    retrying("the job summary", lambda: write_finished(job.out, summary, job.archive, so), on=(OSError, TemcocoError))
-    compact_after_job(job.out, job.job_id, so, get_run_logger())
+        yield clips
+
+
+def begin(job: JobConfig, clips: Clips) -> JobStart:
+    """Write the ``running`` summary. A rerun of the job id keeps its date partition, and resumes unless ``--redo``."""
+    began, started = time.perf_counter(), now_utc()
+    earlier = read_json(job_summary(job.out, job.job_id), job.storage_options) or {}
+    date = earlier.get("date") or dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d")
+    write_running(job.out, job.job_id, date, started, job.archive, len(clips), job.storage_options)
+    progress().add(clips_total=len(clips))
+    return JobStart(date, started, began, resumed=bool(earlier) and not job.redo)
+
+
+@contextlib.contextmanager
+def failure_recorded(job: JobConfig, start: JobStart, clips: int) -> Iterator[None]:
+    """A job-level error is the user's message (raised on); the summary only records it, as ``failed``."""
     try:
-        report_task(job.out, job.job_id, so)
-    except Exception as e:  # noqa: BLE001 - the report is a view of results that are already safe
-        get_run_logger().error("job %s: the report could not be written: %s", job.job_id, failure_line(e))
-    return summary
+        yield
+    except Exception as e:
+        with contextlib.suppress(OSError, TemcocoError):
+            write_failed(job.out, job.job_id, start.date, start.started, job.archive, clips, failure_line(e),
+                         job.storage_options)
+        raise
 
 
-def _fuse_clips(job: JobConfig, clips: Clips, date: str, resumed: bool) -> tuple[Tally, MethodInfo, dict]:
-    """Every clip, a batch at a time, at most ``BATCHES_IN_FLIGHT`` batches in flight; their rows
-    folded into a :class:`Tally` as batches end. A ``resumed`` job keeps the clips it already finished
-    (see :func:`pending`). Returns the tally, the workers' method and their work by node."""
+def summarise(job: JobConfig, start: JobStart, fused: Fused) -> JobSummary:
+    tally, method = fused.tally, fused.method
+    return JobSummary(
+        job_id=job.job_id, date=start.date, method=method.name, model_version=method.version,
+        clips=tally.clips, ok=tally.ok, failed=tally.failed, skipped=tally.skipped, kept=tally.kept,
+        seconds=time.perf_counter() - start.began, frames=tally.frames, failures=tally.failures, versions=versions(),
+        work_by_node=fused.work_by_node, seam_ratio=tally.seams.value, started=start.started,
+    )
+
+
+def fuse_clips(job: JobConfig, clips: Clips, start: JobStart) -> Fused:
+    """Every clip, run by the driver's one loop (:class:`ClipLoop`), its result folded into a :class:`Tally`.
+    A resumed job keeps the clips it already finished (see :func:`pending`)."""
     tally = Tally()
-    with WorkerPool(job) as pool, _finished_rows(job, resumed) as finished:
-        in_flight: deque = deque()
+    with WorkerPool(job) as pool, _finished_rows(job, start.resumed) as finished:
         todo = pending(job, pool.method.version, with_finished(clips, finished), tally)
-        for batch in batches(todo, BATCH_CLIPS):
-            if len(in_flight) == BATCHES_IN_FLIGHT:
-                for row in in_flight.popleft().result():
-                    tally.add(row)
-            in_flight.append(clip_batch.submit(batch, job, pool.method, date, pool))
-        for future in in_flight:
-            for row in future.result():
-                tally.add(row)
-        return tally, pool.method, pool.work_by_node()
+        ClipLoop(job, pool, start.date, tally, batches(todo, BATCH_CLIPS)).run()
+        return Fused(tally, pool.method, pool.work_by_node())
 
 
 def _finished_rows(job: JobConfig, resumed: bool) -> SortedRecords:
@@ -267,7 +371,7 @@ def pending(job: JobConfig, model_version: str, clips: Iterable[tuple[ClipSource
         elif source.identity is None or job.verify_content:
             yield PendingClip(source, row)
         elif row.fingerprint == source.identity:
-            tally.add(row.summary)
+            tally.add(row.result)
             progress().add(clips_done=1)
         else:
             yield PendingClip(source)  # its inputs changed since
@@ -281,6 +385,14 @@ def _end_of_job_cleanup(job: JobConfig) -> None:
         remove_tree(staging(job.out, job.job_id), job.storage_options)
     except (OSError, TemcocoError) as e:
         get_run_logger().warning("job %s: staging not removed (temcoco gc will): %s", job.job_id, e)
+
+
+def report(job: JobConfig) -> None:
+    """The job's HTML report; one that cannot be written is logged (it is a view of results already safe)."""
+    try:
+        report_task(job.out, job.job_id, job.storage_options)
+    except Exception as e:  # noqa: BLE001
+        get_run_logger().error("job %s: the report could not be written: %s", job.job_id, failure_line(e))
 
 
 @task(name="report", cache_policy=NO_CACHE)

@@ -13,7 +13,6 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack, closing
 from dataclasses import dataclass
-from typing import Mapping
 
 import cv2
 import numpy as np
@@ -209,10 +208,11 @@ class SeamRatio:
     seam: float = 0.0
     inner: float = 0.0
 
-    def add(self, row: Mapping[str, object]) -> None:
-        if row.get("flowD_seam") is not None and row.get("flowD_inner") is not None:
-            self.seam += float(row["flowD_seam"])
-            self.inner += float(row["flowD_inner"])
+    def add(self, seam: float | None, inner: float | None) -> None:
+        """One clip's mean flowD at chunk seams and inside chunks (either None: the clip is left out)."""
+        if seam is not None and inner is not None:
+            self.seam += float(seam)
+            self.inner += float(inner)
 
     @property
     def value(self) -> float | None:

@@ -13,13 +13,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, fields
 
+from temcoco.clip_result import ClipResult, Status
 from temcoco.storage.archive import ClipSource
 from temcoco.storage.fs import filesystem
 from temcoco.storage.layout import metrics_table
 from temcoco.storage.results import query_rows
 from temcoco.storage.spill import SortedRecords, sort_records
 
-FINISHED = ("ok", "skipped")  # a row with one of these statuses is a clip this job has done
+FINISHED = (Status.OK, Status.SKIPPED)  # a row with one of these statuses is a clip this job has done
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,10 @@ class FinishedClip:
                 and self.model_version == model_version)
 
     @property
-    def summary(self) -> dict:
-        """The job summary's fields of the row (see ``temcoco.workers.clip.SUMMARY_FIELDS``), marked as kept."""
-        return {"clip_id": self.clip_id, "status": self.status, "error": None, "frames": self.frames,
-                "seconds": self.seconds, "flowD_seam": self.flowD_seam, "flowD_inner": self.flowD_inner, "kept": True}
+    def result(self) -> ClipResult:
+        """What the job summary needs of the row, marked as kept."""
+        return ClipResult(self.clip_id, Status(self.status), None, self.frames, self.seconds, self.flowD_seam,
+                          self.flowD_inner, kept=True)
 
 
 COLUMNS = tuple(f.name for f in fields(FinishedClip))

@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 
 from temcoco import PIPELINE_VERSION
+from temcoco.clip_result import ClipResult, Status
 from temcoco.errors import TemcocoError
 from temcoco.job import JobConfig
 from temcoco.model.base import FusionMethod
@@ -37,7 +38,6 @@ from temcoco.workers.fused_array import prepare_output
 log = logging.getLogger(__name__)
 
 STATE_FIELDS = ("fingerprint", "video", "frames", "height", "width", "fps")
-SUMMARY_FIELDS = ("clip_id", "status", "error", "frames", "seconds", "flowD_seam", "flowD_inner")
 
 
 @dataclass(frozen=True)
@@ -62,9 +62,9 @@ class Started:
 
 @dataclass(frozen=True)
 class Done:
-    """A clip whose row is written; ``row`` holds the fields the job summary needs (SUMMARY_FIELDS)."""
+    """A clip whose row is written (or kept); ``result`` is what the job summary needs of it."""
 
-    row: dict
+    result: ClipResult
     chunks: int = 0  # chunks fused by this call
     frames_fused: int = 0
 
@@ -74,12 +74,12 @@ def start(run: ClipRun, job: JobConfig, method: FusionMethod, limits: ingest.Lim
     so = job.storage_options
     fp = input_identity(run.source, job)
     if run.finished is not None and run.finished.fingerprint == fp:
-        return Done(run.finished.summary)  # this job finished it from these inputs: its row stays as it is
+        return Done(run.finished.result)  # this job finished it from these inputs: its row stays as it is
     state = read_json(run.layout.state, so) if job.incremental else None
     if (state and state.get("job_id") != job.job_id  # an earlier job's: this job's own rows are never made skipped
             and state.get("fingerprint") == fp and state.get("pipeline") == PIPELINE_VERSION):
         return Done(publish(run, job, method, {
-            "status": "skipped", "note": f"unchanged since job {state['job_id']}",
+            "status": Status.SKIPPED, "note": f"unchanged since job {state['job_id']}",
             **{k: state.get(k) for k in STATE_FIELDS}}))
     ingested, inputs = ingest.staged(run.layout, fp, job.chunk, so), None
     if ingested is None:
@@ -91,7 +91,7 @@ def start(run: ClipRun, job: JobConfig, method: FusionMethod, limits: ingest.Lim
     if inputs is None and len(todo) > 1:
         return Started(ingested, tuple(todo))
     frames = sum(fuse_chunk(run.layout, spec, fp, method, so, inputs) for spec in todo)
-    return Done(finish(run, ingested, job, method, inputs).row, len(todo), frames)
+    return Done(finish(run, ingested, job, method, inputs).result, len(todo), frames)
 
 
 def input_identity(source: ClipSource, job: JobConfig) -> str:
@@ -107,7 +107,7 @@ def finish(run: ClipRun, ingested: ingest.Ingested, job: JobConfig, method: Fusi
     """Encode and measure the fused clip, record its ``--incremental`` state, drop its staged inputs
     (``inputs``: the frames of a clip that was not staged) and write its row."""
     metrics = encode_and_measure(run.layout, ingested, job.storage_options, inputs, job.metrics)
-    row = {"status": "ok", "note": ingested.note or None, "fingerprint": ingested.fingerprint,
+    row = {"status": Status.OK, "note": ingested.note or None, "fingerprint": ingested.fingerprint,
            "video": run.layout.fused_video, "frames": ingested.frames, "height": ingested.height,
            "width": ingested.width, "fps": ingested.fps,
            **{k: metrics.get(k) for k in results.SCHEMA.names if k in metrics}}
@@ -133,8 +133,8 @@ def _record_state(layout: ClipLayout, row: dict, job: JobConfig, method: FusionM
         log.warning("clip %s: staged inputs not removed (temcoco gc will): %s", layout.clip_id, e)
 
 
-def publish(run: ClipRun, job: JobConfig, method: FusionMethod, fields: dict) -> dict:
-    """Write the clip's row (retried); returns its summary fields. A row that cannot be written
+def publish(run: ClipRun, job: JobConfig, method: FusionMethod, fields: dict) -> ClipResult:
+    """Write the clip's row (retried); returns what the job summary needs of it. A row that cannot be written
     makes the clip count as failed, with that reason. ``method`` may also be the driver's
     ``MethodInfo`` (the driver publishes the rows of clips that failed)."""
     source = run.source
@@ -145,5 +145,5 @@ def publish(run: ClipRun, job: JobConfig, method: FusionMethod, fields: dict) ->
         retrying("its metrics row", lambda: results.write_row(job.out, run.date, job.job_id, source.row_key, row,
                                                                job.storage_options), on=(OSError, TemcocoError))
     except TemcocoError as e:
-        row.update(status="failed", error=f"could not write its metrics row: {e}")
-    return {k: row.get(k) for k in SUMMARY_FIELDS}
+        row.update(status=Status.FAILED, error=f"could not write its metrics row: {e}")
+    return ClipResult.of_row(row)

@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from tests.support.archives import add_bad_clips, good_archive, write_pair
+from temcoco.clip_result import ClipResult, Status
 from temcoco.model.registry import METHODS, load_method
 from temcoco.pipeline import fuse_pair
+from temcoco.storage.jobs import JobSummary
 from tests.support.media import read_video
 
 
@@ -178,9 +180,9 @@ def test_failed_clip_names_and_errors_print_literally(monkeypatch, tmp_path):
     from temcoco import cli
 
     failures = {name: f"reason of {name}" for name in NAMES}
-    monkeypatch.setattr(flow_module, "fuse_archive", lambda job: {
-        "job_id": "j", "date": "2026-01-01", "ok": 0, "failed": 3, "skipped": 0, "clips": 3, "frames": 0, "seconds": 1.0,
-        "method": "average", "model_version": "average-1", "failures": failures})
+    monkeypatch.setattr(flow_module, "fuse_archive", lambda job: JobSummary(
+        job_id="j", date="2026-01-01", ok=0, failed=3, skipped=0, clips=3, frames=0, seconds=1.0,
+        method="average", model_version="average-1", failures=failures))
     result = CliRunner().invoke(cli.app, ["submit", str(tmp_path), "--out", str(tmp_path / "o"), "--quiet"])
     assert result.exit_code == 3, result.output
     assert all(f"  failed {name}: reason of {name}\n" in result.output for name in NAMES), result.output
@@ -198,12 +200,12 @@ def test_a_summary_names_at_most_the_first_failures_and_says_how_to_find_the_res
 
     tally = flow_module.Tally()
     for i in range(flow_module.FAILURES_KEPT + 50):
-        tally.add({"clip_id": f"c{i:03d}", "status": "failed", "error": "unreadable"})
+        tally.add(ClipResult(f"c{i:03d}", Status.FAILED, "unreadable"))
     assert tally.failed == flow_module.FAILURES_KEPT + 50 and len(tally.failures) == flow_module.FAILURES_KEPT
     assert next(iter(tally.failures)) == "c000"
-    monkeypatch.setattr(flow_module, "fuse_archive", lambda job: {
-        "job_id": "j", "date": "2026-01-01", "ok": 0, "failed": tally.failed, "skipped": 0, "clips": tally.failed, "frames": 0,
-        "seconds": 1.0, "method": "average", "model_version": "average-1", "failures": tally.failures})
+    monkeypatch.setattr(flow_module, "fuse_archive", lambda job: JobSummary(
+        job_id="j", date="2026-01-01", ok=0, failed=tally.failed, skipped=0, clips=tally.failed, frames=0,
+        seconds=1.0, method="average", model_version="average-1", failures=tally.failures))
     result = CliRunner().invoke(cli.app, ["submit", str(tmp_path), "--out", str(tmp_path / "o o"), "--quiet"])
     assert result.exit_code == 3 and result.output.count("  failed c") == flow_module.FAILURES_KEPT, result.output
     assert (f"  … and 50 more failed clips: temcoco metrics '{tmp_path}/o o' --sql \"SELECT clip_id, error FROM "

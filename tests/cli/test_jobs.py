@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 import uuid
-from dataclasses import asdict
 
 import pytest
 from typer.testing import CliRunner
@@ -81,7 +80,7 @@ def test_a_job_prints_the_summary_submit_printed(out, monkeypatch, tmp_path):
     import temcoco.flows.fuse_archive as flow_module
 
     job = summary("failing", 150, 2)
-    monkeypatch.setattr(flow_module, "fuse_archive", lambda config: asdict(job))
+    monkeypatch.setattr(flow_module, "fuse_archive", lambda config: job)
     submitted = CliRunner().invoke(cli.app, ["submit", str(tmp_path), "--out", out, "--quiet"])
     assert submitted.exit_code == 3
     printed = jobs(out, "--job", "failing")
@@ -114,14 +113,14 @@ def test_a_job_that_fails_as_a_whole_records_why(monkeypatch, tmp_path):
     from temcoco.errors import TemcocoError
     from temcoco.job import JobConfig
 
-    def no_workers(job, clips, date, resumed=False):
+    def no_workers(job, clips, start):
         assert [j.status for j in list_jobs(job.out)] == ["running"]
         raise TemcocoError("no worker could start")
 
-    monkeypatch.setattr(flow_module, "_fuse_clips", no_workers)
+    monkeypatch.setattr(flow_module, "fuse_clips", no_workers)
     archive = good_archive(tmp_path / "archive", clips=1, frames=3)
     with pytest.raises(TemcocoError):
-        flow_module.run_job(JobConfig(str(archive), str(tmp_path / "out"), job_id="whole", method="average"))
+        flow_module.fuse_archive.fn(JobConfig(str(archive), str(tmp_path / "out"), job_id="whole", method="average"))
     [job] = list_jobs(str(tmp_path / "out"))
     assert (job.status, job.exit_code, job.error, job.clips) == ("failed", 2, "no worker could start", 1)
     assert dt.datetime.now(dt.timezone.utc) - job.started < dt.timedelta(minutes=5)

@@ -101,8 +101,8 @@ def test_a_clip_that_kills_its_worker_fails_after_bounded_retries(tmp_path, ray_
     summary = fuse_archive(JobConfig(str(tmp_path / "archive"), str(tmp_path / "out"), job_id="poison", chunk=4,
                                      method="tests.support.faulty_methods:kill_on_bright", workers=2, max_retries=2))
     assert time.monotonic() - began < 300
-    assert (summary["ok"], summary["failed"]) == (2, 1), summary["failures"]
-    assert summary["failures"]["poison"] == "worker died 3 times fusing frames 0-3 (out of memory?)"
+    assert (summary.ok, summary.failed) == (2, 1), summary.failures
+    assert summary.failures["poison"] == "worker died 3 times fusing frames 0-3 (out of memory?)"
 
 
 def test_a_chunk_that_raises_once_is_retried_and_gives_the_same_frames(tmp_path, ray_cluster, prefect_harness):
@@ -113,7 +113,7 @@ def test_a_chunk_that_raises_once_is_retried_and_gives_the_same_frames(tmp_path,
         f.unlink()
     summary = fuse_archive(JobConfig(str(tmp_path / "archive"), str(tmp_path / "out"), job_id="flaky", chunk=4,
                                      method="tests.support.faulty_methods:raise_once_at_frame_4", workers=2))
-    assert (summary["ok"], summary["failed"]) == (3, 0), summary["failures"]
+    assert (summary.ok, summary.failed) == (3, 0), summary.failures
     from temcoco.storage.pairing import iter_pairs
 
     average = load_method("average")
@@ -171,8 +171,8 @@ def test_storage_failures_after_fusion_are_contained(tmp_path, ray_cluster, pref
     faults = failing_writes(part, times)
     summary = fuse_archive(JobConfig(str(tmp_path / "archive"), str(tmp_path / "out"), job_id="w", chunk=4,
                                      method="tests.support.faulty_methods:failing_writes", weights=faults))
-    assert summary["failed"] == failed, summary["failures"]
-    assert summary["ok"] == 3 - failed
+    assert summary.failed == failed, summary.failures
+    assert summary.ok == 3 - failed
     assert not any((Path(faults) / "tokens").iterdir()) or times == 100  # every planned failure happened
     saved = (tmp_path / "out" / "jobs" / "w.json").read_text()
     assert '"status":"finished"' in saved
@@ -194,7 +194,7 @@ def test_an_actor_killed_at_the_end_of_a_job_changes_nothing(tmp_path, ray_clust
     archive_with_poison(tmp_path / "archive", frames=4)
     summary = fuse_archive(JobConfig(str(tmp_path / "archive"), str(tmp_path / "out"), job_id="k", method="average",
                                      chunk=4, workers=2))
-    assert summary["ok"] == 3 and (tmp_path / "out" / "reports" / "k.html").exists()
+    assert summary.ok == 3 and (tmp_path / "out" / "reports" / "k.html").exists()
 
 
 def test_secrets_never_leave_the_process_that_was_given_them(tmp_path, s3_server):
@@ -245,11 +245,23 @@ def test_a_worker_killed_by_one_call_is_not_charged_to_the_next(tmp_path, ray_cl
             layout = ClipLayout(job.out, clip_id, job.job_id, pool.method.version)
             return ClipRun(clips[clip_id], layout, "2026-11-29", time.time())
 
+        def ended(calls: dict) -> dict:
+            """Run the pool until every call queued by ``calls[name](then, fail)`` has ended: what each ended with."""
+            results = {}
+            for name, call in calls.items():
+                call(lambda r, name=name: results.setdefault(name, r), lambda e, name=name: results.setdefault(name, e))
+            while len(results) < len(calls):
+                pool.step()
+            return results
+
         poisoned = run("poison")
-        started = pool.start(poisoned).result()  # 8 frames in chunks of 4: its chunks are fanned out
+        started = ended({"poisoned": lambda *reply: pool.start(poisoned, *reply)})["poisoned"]
+        assert isinstance(started, Started)  # 8 frames in chunks of 4: its chunks are fanned out
         for _ in range(3):  # one worker: each next call waits for the worker the poison chunk kills
-            poison = pool.fuse_chunk(poisoned.layout, started.todo[0], started.ingested.fingerprint)
-            innocent = pool.start(run("a"))
-            with pytest.raises(ClipError, match="worker died 1 times fusing frames 0-3"):
-                poison.result()
-            assert isinstance(innocent.result(), Started)
+            results = ended({
+                "poison": lambda *reply: pool.fuse_chunk(poisoned.layout, started.todo[0], started.ingested.fingerprint,
+                                                         *reply),
+                "innocent": lambda *reply: pool.start(run("a"), *reply)})
+            assert isinstance(results["poison"], ClipError)
+            assert "worker died 1 times fusing frames 0-3" in str(results["poison"])
+            assert isinstance(results["innocent"], Started)

@@ -43,7 +43,7 @@ def reference(archive, tmp_path_factory, ray_cluster, prefect_harness):
 
     out = tmp_path_factory.mktemp("reference")
     summary = fuse_archive(JobConfig(str(archive), str(out), job_id="ref", method="laplacian", workers=2, chunk=2))
-    assert summary["ok"] == len(CLIPS)
+    assert summary.ok == len(CLIPS)
     return {c: read_video(str(outputs(out, c, "laplacian-1")[0])) for c in CLIPS}
 
 
@@ -76,7 +76,7 @@ def test_killed_worker_process_loses_nothing(archive, reference, tmp_path):
     summary = fuse_archive(JobConfig(str(archive), str(tmp_path), job_id="killed", method="laplacian", workers=2, chunk=2))
     thread.join()
     assert killed, "no worker was killed: the job ended too fast to test anything"
-    assert summary["ok"] == len(CLIPS) and summary["failed"] == 0
+    assert summary.ok == len(CLIPS) and summary.failed == 0
     assert_same_results(tmp_path, reference, "killed")
 
 

@@ -26,7 +26,7 @@ def job(tmp_path_factory, ray_cluster, prefect_harness):
 
 def test_summary_counts_and_job_file(job):
     _, out, summary, bad = job
-    assert (summary["ok"], summary["failed"], summary["skipped"]) == (2, len(bad), 0)
+    assert (summary.ok, summary.failed, summary.skipped) == (2, len(bad), 0)
     saved = json.loads((out / "jobs" / "j1.json").read_text())
     assert saved["status"] == "finished" and saved["ok"] == 2 and set(saved["failures"]) == set(bad)
 
@@ -69,7 +69,7 @@ def test_incremental_rerun_skips_unchanged_clips(job):
     archive, out, _, bad = job
     summary = fuse_archive(JobConfig(str(archive), str(out), job_id="j2", method="laplacian", workers=1, chunk=5,
                            incremental=True))
-    assert (summary["ok"], summary["skipped"], summary["failed"]) == (0, 2, len(bad))
+    assert (summary.ok, summary.skipped, summary.failed) == (0, 2, len(bad))
     rows = query(str(out), "SELECT status, note FROM metrics WHERE job_id = 'j2' AND status = 'skipped'").to_pylist()
     assert all("unchanged since job j1" in r["note"] for r in rows)
 
@@ -80,3 +80,30 @@ def test_the_job_compacts_its_rows_when_it_ends(job):
     assert "j1" in {j for part in manifest["parts"] for _, j in part["jobs"]}
     assert not [p for p in (out / "metrics").glob("date=*/job_id=j1/*.parquet") if not p.name.startswith(".")]
     assert query(str(out), "SELECT count(*) AS n FROM metrics WHERE job_id = 'j1'").to_pylist() == [{"n": 2 + len(bad)}]
+
+
+def test_the_driver_waits_on_its_workers_without_a_thread_per_call(job, tmp_path):
+    """One loop waits on every worker (ray.wait): the driver's threads do not grow with workers or clips
+    in flight (before: a task runner thread per batch, a thread per clip in flight, one per worker)."""
+    import threading
+
+    from temcoco.flows.fuse_archive import fuse_archive
+    from temcoco.job import JobConfig
+
+    archive, _, _, _ = job
+    before, stop = {t.ident for t in threading.enumerate()}, threading.Event()
+    peak: list[str] = []  # the names of the most threads the job had started at one time
+
+    def sample() -> None:
+        while not stop.wait(0.01):
+            started = [t.name for t in threading.enumerate() if t.ident not in before and t is not sampler]
+            peak[:] = max(peak, started, key=len)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    summary = fuse_archive(JobConfig(str(archive), str(tmp_path / "out"), job_id="threads", method="laplacian",
+                                     workers=2, chunk=3))
+    stop.set()
+    sampler.join()
+    assert summary.ok == 2
+    assert len(peak) <= 3, f"threads the driver started during the job: {peak}"

@@ -47,7 +47,7 @@ def test_hostile_names_complete_with_the_right_rows_locally(tmp_path, ray_cluste
     out = tmp_path / "out"
     summary = fuse_archive(JobConfig(str(tmp_path / "archive"), str(out), job_id="names", method="average",
                                      workers=2, chunk=2))
-    assert (summary["ok"], summary["failed"]) == (len(NAMES), 0), summary["failures"]
+    assert (summary.ok, summary.failed) == (len(NAMES), 0), summary.failures
     for row in check_rows(str(out), "names", 3):
         assert os.path.isfile(row["video"]) and row["video"].startswith(str(out / "fused" / "average-1") + "/")
     assert not (out / "staging" / "names").exists()
@@ -66,7 +66,7 @@ def test_hostile_names_complete_with_the_right_rows_on_s3(tmp_path, s3_server, r
             fs.put_file(str(f), f"names-bucket/a/{side}/{f.name}")
     summary = fuse_archive(JobConfig("s3://names-bucket/a", "s3://names-bucket/out", job_id="names", method="max",
                                      workers=2, chunk=2))
-    assert (summary["ok"], summary["failed"]) == (len(NAMES), 0), summary["failures"]
+    assert (summary.ok, summary.failed) == (len(NAMES), 0), summary.failures
     for row in check_rows("s3://names-bucket/out", "names", 3):
         assert fs.exists(row["video"]) and row["video"].startswith("s3://names-bucket/out/fused/max-1/")
     assert not fs.exists("names-bucket/out/staging/names")
@@ -98,7 +98,7 @@ def test_two_methods_at_once_on_one_output(tmp_path, ray_cluster, prefect_harnes
         t.start()
     for t in threads:
         t.join()
-    assert not errors and all(s["ok"] == 2 for s in summaries.values()), (errors, summaries)
+    assert not errors and all(s.ok == 2 for s in summaries.values()), (errors, summaries)
     from temcoco.overlap import fuse_window, stream_windows
     from temcoco.storage.pairing import iter_pairs
 
@@ -128,7 +128,7 @@ def test_failed_clips_leave_no_staging_unless_asked_and_gc_frees_the_rest(tmp_pa
     for job_id, keep in (("drop", False), ("keep", True)):
         summary = fuse_archive(JobConfig(str(archive), str(out), job_id=job_id, method="average", chunk=4,
                                          keep_staging=keep))
-        assert summary["failed"] == 1
+        assert summary.failed == 1
     assert not (out / "staging" / "drop").exists()
     assert (out / "staging" / "keep").exists()
     (out / "state" / "average-1" / ".tmp-dead-good.json").write_text("{")  # left by a killed writer
@@ -146,10 +146,10 @@ def test_incremental_state_follows_variant_and_pipeline_version(tmp_path, ray_cl
     write_mp4(archive / "vi" / "c.mp4", vi)
     out = tmp_path / "out"
     job = lambda job_id, method: JobConfig(str(archive), str(out), job_id=job_id, method=method, incremental=True)  # noqa: E731
-    assert fuse_archive(job("1", "average"))["ok"] == 1
-    assert fuse_archive(job("2", "max"))["ok"] == 1  # another variant has its own state
-    assert fuse_archive(job("3", "average"))["skipped"] == 1
+    assert fuse_archive(job("1", "average")).ok == 1
+    assert fuse_archive(job("2", "max")).ok == 1  # another variant has its own state
+    assert fuse_archive(job("3", "average")).skipped == 1
     state_file = out / "state" / "average-1" / "c.json"
     state = json.loads(state_file.read_text())
     state_file.write_text(json.dumps({**state, "pipeline": "0"}))  # fused by an older pipeline
-    assert fuse_archive(job("4", "average"))["ok"] == 1
+    assert fuse_archive(job("4", "average")).ok == 1

@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from tests.support.archives import good_archive, write_folder, write_mp4
+from temcoco.clip_result import Status
 from temcoco.demo import synthetic_clip
+from temcoco.storage.jobs import JobSummary
 from temcoco.storage.results import query
 
 CLIPS = ("clip0", "clip1", "clip 2 vidéo")  # clip0: frame folders (identity known only to the actor); others mp4
@@ -21,7 +23,7 @@ def rows(out, job_id: str) -> dict[str, dict]:
     return {r["clip_id"]: r for r in query(str(out), f"SELECT * FROM metrics WHERE job_id = '{job_id}'").to_pylist()}
 
 
-def run(archive, out, job_id: str, **options) -> dict:
+def run(archive, out, job_id: str, **options) -> JobSummary:
     from temcoco.flows.fuse_archive import fuse_archive
     from temcoco.flows.progress import reset
     from temcoco.job import JobConfig
@@ -43,7 +45,7 @@ def finished(tmp_path, ray_cluster, prefect_harness):
     archive = good_archive(tmp_path / "archive", clips=3, frames=9)
     out = tmp_path / "out"
     summary = run(archive, out, "J1")
-    assert (summary["ok"], summary["kept"]) == (3, 0)
+    assert (summary.ok, summary.kept) == (3, 0)
     return archive, out, rows(out, "J1")
 
 
@@ -54,11 +56,11 @@ def test_a_finished_job_rerun_keeps_every_row_and_fuses_nothing(finished, increm
     archive, out, before = finished
     written = results_written(out)
     summary = run(archive, out, "J1", incremental=incremental)
-    assert (summary["ok"], summary["skipped"], summary["failed"], summary["kept"]) == (3, 0, 0, 3)
+    assert (summary.ok, summary.skipped, summary.failed, summary.kept) == (3, 0, 0, 3)
     assert rows(out, "J1") == before  # status, metrics, timings, video, finished_at: as they were
     assert current().chunks_total == current().frames_fused == 0
     assert results_written(out) == written  # no video, frame, state or preview written again
-    calls = {stage: n for node in summary["work_by_node"].values() for stage, n in node.items()}
+    calls = {stage: n for node in summary.work_by_node.values() for stage, n in node.items()}
     assert calls == {"start": 1}  # only the frame-folder clip: its identity is listed by the actor
     saved = json.loads((out / "jobs" / "J1.json").read_text())
     assert (saved["status"], saved["clips"], saved["ok"], saved["kept"]) == ("finished", 3, 3, 3)
@@ -68,7 +70,7 @@ def test_a_finished_job_rerun_keeps_every_row_and_fuses_nothing(finished, increm
 def test_redo_does_every_clip_again(finished):
     archive, out, before = finished
     summary = run(archive, out, "J1", redo=True)
-    assert (summary["ok"], summary["kept"]) == (3, 0)
+    assert (summary.ok, summary.kept) == (3, 0)
     after = rows(out, "J1")
     for clip in CLIPS:
         assert after[clip]["finished_at"] > before[clip]["finished_at"], clip
@@ -81,7 +83,7 @@ def test_clips_whose_inputs_changed_are_redone_and_the_rest_kept(finished):
     write_mp4(archive / "vi" / "clip1.mp4", vi)  # a video in vi/: the listing shows it
     write_folder(archive / "vi" / "clip0", vi)  # a frame folder: the actor lists it
     summary = run(archive, out, "J1", incremental=True)
-    assert (summary["ok"], summary["kept"]) == (3, 1)
+    assert (summary.ok, summary.kept) == (3, 1)
     after = rows(out, "J1")
     assert after["clip 2 vidéo"] == before["clip 2 vidéo"]
     for clip in ("clip0", "clip1"):
@@ -93,7 +95,7 @@ def test_clips_whose_inputs_changed_are_redone_and_the_rest_kept(finished):
 def test_incremental_still_skips_what_an_earlier_job_made(finished):
     archive, out, before = finished
     summary = run(archive, out, "J2", incremental=True)
-    assert (summary["ok"], summary["skipped"], summary["kept"]) == (0, 3, 0)
+    assert (summary.ok, summary.skipped, summary.kept) == (0, 3, 0)
     assert all(r["note"] == "unchanged since job J1" for r in rows(out, "J2").values())
     assert rows(out, "J1") == before
 
@@ -121,7 +123,7 @@ def test_an_unchanged_archive_is_skipped_from_its_listing_without_reading_video(
                 run = ClipRun(source, ClipLayout(str(out), source.clip_id, job.job_id, method.version), "2026-01-01", 0)
                 outcome = start(run, job, method, Limits())
                 if not verify:
-                    assert isinstance(outcome, Done) and outcome.row["status"] == "skipped"
+                    assert isinstance(outcome, Done) and outcome.result.status is Status.SKIPPED
         if not verify:
             assert read == [], read
     assert sum(n for _, n in read) >= sum(p.stat().st_size for p in archive.rglob("*") if p.is_file())
@@ -158,9 +160,9 @@ def test_local_incremental_run_over_an_unchanged_archive_decides_from_the_listin
         path.write_bytes(bytes(255 - b for b in path.read_bytes()))  # no longer a video or image
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     summary = run(archive, out, "J3", incremental=True)
-    assert (summary["skipped"], summary["failed"]) == (3, 0), summary["failures"]
+    assert (summary.skipped, summary.failed) == (3, 0), summary.failures
     summary = run(archive, out, "J4", incremental=True, verify_content=True)
-    assert summary["failed"] == 3  # the bytes were read: none is a video or an image any more
+    assert summary.failed == 3  # the bytes were read: none is a video or an image any more
 
 
 def s3_archive(fs, local: Path, url: str) -> None:
@@ -176,24 +178,24 @@ def test_on_s3_a_rerun_keeps_rows_redoes_changed_clips_and_an_unchanged_night_re
     fs.mkdir("resume-bucket")
     archive, out = "s3://resume-bucket/archive", "s3://resume-bucket/out"
     s3_archive(fs, good_archive(tmp_path / "archive", clips=3, frames=9), archive)
-    assert run(archive, out, "S1")["ok"] == 3
+    assert run(archive, out, "S1").ok == 3
     before = rows(out, "S1")
 
     log = server.log
     log.requests.clear()
     summary = run(archive, out, "S2", incremental=True)  # an unchanged night
-    assert (summary["skipped"], summary["failed"]) == (3, 0)
+    assert (summary.skipped, summary.failed) == (3, 0)
     assert log.object_reads("/resume-bucket/archive/") == [], "video was read"
 
     summary = run(archive, out, "S1")
-    assert (summary["ok"], summary["kept"]) == (3, 3) and rows(out, "S1") == before
+    assert (summary.ok, summary.kept) == (3, 3) and rows(out, "S1") == before
 
     ir, vi = synthetic_clip(9, 48, 64, seed=7)
     write_mp4(tmp_path / "new.mp4", vi)
     fs.put_file(str(tmp_path / "new.mp4"), "resume-bucket/archive/vi/clip1.mp4")
     summary = run(archive, out, "S1", incremental=True)
     after = rows(out, "S1")
-    assert (summary["ok"], summary["kept"]) == (3, 2)
+    assert (summary.ok, summary.kept) == (3, 2)
     assert after["clip1"]["fingerprint"] != before["clip1"]["fingerprint"] and after["clip1"]["status"] == "ok"
     assert {c: after[c] for c in CLIPS if c != "clip1"} == {c: before[c] for c in CLIPS if c != "clip1"}
     assert np.isfinite(after["clip1"]["SSIM"])

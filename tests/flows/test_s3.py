@@ -30,7 +30,7 @@ def s3_job(tmp_path_factory, s3_server, ray_cluster, prefect_harness):
 
 def test_submit_reads_and_writes_s3(s3_job):
     fs, summary, bad = s3_job
-    assert (summary["ok"], summary["failed"]) == (2, len(bad))
+    assert (summary.ok, summary.failed) == (2, len(bad))
     assert fs.exists("archive-bucket/out/fused/average-1/clip0.mp4")
     assert fs.exists("archive-bucket/out/fused/average-1/clip%201%20vid%C3%A9o.mp4")
     assert json.loads(fs.cat("archive-bucket/out/jobs/s3job.json"))["status"] == "finished"
@@ -111,6 +111,6 @@ def test_jobs_cli_lists_the_s3_job_and_prints_its_summary(s3_job):
     assert listed.returncode == 0, listed.stderr
     [line] = [line for line in listed.stdout.splitlines() if line.startswith("s3job ")]
     assert line.split()[-6:] == [str(2 + len(bad)), "2", str(len(bad)), "0", "exit", "3"]
-    assert line.split()[1] == summary["started"][:10], "the run's start time, from its summary"
+    assert line.split()[1] == summary.started[:10], "the run's start time, from its summary"
     printed = run("--job", "s3job").stdout
     assert printed.startswith(f"job s3job: 2 ok, {len(bad)} failed") and "  failed orphan: " in printed

@@ -77,10 +77,10 @@ def test_seams_split_flowd_samples() -> None:
     rows = [r, {**r, "flowD_seam": 3.0, "flowD_inner": 1.0}, {"flowD_seam": None, "flowD_inner": 2.0}]
     ratio = SeamRatio()
     for row in rows:
-        ratio.add(row)
+        ratio.add(row["flowD_seam"], row["flowD_inner"])
     assert ratio.value == pytest.approx((r["flowD_seam"] + 3) / (r["flowD_inner"] + 1))
     only_inner = SeamRatio()
-    only_inner.add({"flowD_seam": None, "flowD_inner": 1.0})
+    only_inner.add(None, 1.0)
     assert only_inner.value is None
 
 

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from tests.support.archives import write_pair
+from temcoco.clip_result import Status
 from temcoco.metrics.policy import MetricPolicy
 from temcoco.model.registry import METHODS, load_method
 from temcoco.storage.archive import ClipSource
@@ -121,7 +122,7 @@ def test_a_clip_of_one_chunk_is_fused_in_memory_with_the_same_result(clip_16, tm
     outcome = start(run, job, fusion, Limits())
     staging = tmp_path / "out" / "staging"
     if chunk >= 9:
-        assert isinstance(outcome, Done) and outcome.row["status"] == "ok" and outcome.chunks == 1
+        assert isinstance(outcome, Done) and outcome.result.status is Status.OK and outcome.chunks == 1
         assert not staging.exists() or not any(staging.rglob("*.json"))  # nothing was staged
     else:
         assert isinstance(outcome, Started) and len(outcome.todo) == 2
@@ -163,7 +164,7 @@ def test_rows_record_their_metric_policy(clip, tmp_path, policy):
     fusion = load_method("average")
     job = JobConfig("archive", str(tmp_path / "out"), job_id="job", method="average", metrics=policy)
     layout = ClipLayout(job.out, clip.clip_id, job.job_id, fusion.version)
-    assert start(ClipRun(clip, layout, "2026-11-29", 0.0), job, fusion, Limits()).row["status"] == "ok"
+    assert start(ClipRun(clip, layout, "2026-11-29", 0.0), job, fusion, Limits()).result.status is Status.OK
     row = query(job.out, "SELECT * FROM metrics").to_pylist()[0]
     assert row["status"] == "ok" and row["frames"] == 9 and row["seconds"] > 0 and row["metrics_seconds"] >= 0
     assert row["metrics_policy"] == policy.mode
