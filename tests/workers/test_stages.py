@@ -129,7 +129,7 @@ def test_a_clip_of_one_chunk_is_fused_in_memory_with_the_same_result(clip_16, tm
         assert (Path(layout.staged_inputs) / "zarr.json").exists()
         for spec in outcome.todo:
             fuse_chunk(layout, spec, outcome.ingested.fingerprint, fusion)
-        assert finish(run, outcome.ingested, job, fusion).row["status"] == "ok"
+        assert finish(run, outcome.ingested, job, fusion).result.status is Status.OK
     staged, ingested = stage_and_fuse(clip_16, str(tmp_path / "z"), chunk, fusion)
     measured = encode_and_measure(staged, ingested, policy=job.metrics)
     fused = open_frames(staged.fused_frames)[:]
