@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.scale import reporter, submit_command, submit_run, update_benchmarks  # noqa: E402
-from tests.s3server import start_moto  # noqa: E402
+from tests.support.s3server import start_moto  # noqa: E402
 
 SECTION = "## Resume (`bench/resume.py`)"
 NOTES = """
@@ -55,7 +55,7 @@ NOTES = """
 def tiny_layout_archive(root: Path, clips: int) -> Path:
     """``root/ir/clipNNNNNN.mp4`` and ``root/vi/...`` for ``clips`` clips (copies of one tiny pair)."""
     from temcoco.demo import synthetic_clip
-    from tests.archives import write_mp4
+    from tests.support.archives import write_mp4
 
     ir, vi = synthetic_clip(8, 64, 64)
     write_mp4(root / "pair" / "ir.mp4", ir)

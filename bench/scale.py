@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 from markdown import replace_section  # noqa: E402 (bench/ is this script's folder)
 
 from temcoco.storage import compaction, layout, results
-from tests.s3server import start_moto
+from tests.support.s3server import start_moto
 from temcoco.storage.results import PART_SCHEMA, ROW
 
 SECTION = "## Scale (`bench/scale.py`)"
@@ -189,7 +189,7 @@ def tiny_archive(root: Path, clips: int) -> Path:
     import csv
 
     from temcoco.demo import synthetic_clip
-    from tests.archives import write_mp4
+    from tests.support.archives import write_mp4
 
     ir, vi = synthetic_clip(8, 64, 64)
     write_mp4(root / "ir.mp4", ir)
@@ -379,7 +379,7 @@ def decode_rgb(work: Path, report: Callable[[str, str], None]) -> None:
     from av.video.reformatter import VideoReformatter
 
     from temcoco.demo import synthetic_clip
-    from tests.archives import write_mp4
+    from tests.support.archives import write_mp4
 
     for height, width in ((64, 64), (480, 640)):
         path = work / f"decode{width}.mp4"

@@ -52,7 +52,7 @@ def moto_server():
     Yields (server, endpoint URL); ``server.log`` records the requests it serves. Buckets are
     created by the tests that need them.
     """
-    from tests.s3server import start_moto
+    from tests.support.s3server import start_moto
 
     saved = {k: os.environ.get(k) for k in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
                                             "AWS_DEFAULT_REGION")}

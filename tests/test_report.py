@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.archives import add_bad_clips, good_archive
+from tests.support.archives import add_bad_clips, good_archive
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -3,6 +3,8 @@ import datetime as dt
 import pytest
 
 from temcoco.errors import TemcocoError
+from temcoco.storage.commits import committed_chunks
+from temcoco.storage.layout import ClipLayout
 from temcoco.storage.results import query, write_row
 
 
@@ -27,3 +29,15 @@ def test_query_errors_are_clear(tmp_path):
     write_row(str(tmp_path), "2026-11-28", "1", "a", {"clip_id": "a", "status": "ok"})
     with pytest.raises(TemcocoError, match="SQL error"):
         query(str(tmp_path), "SELECT nope FROM metrics")
+
+
+def test_temp_files_never_break_readers(tmp_path):
+    out = str(tmp_path)
+    write_row(out, "2026-11-29", "j", "c", {"clip_id": "c", "status": "ok"})
+    partition = tmp_path / "metrics" / "date=2026-11-29" / "job_id=j"
+    (partition / ".tmp-0123-abc.parquet").write_bytes(b"PAR1 torn")  # a killed writer's leftover
+    assert query(out, "SELECT clip_id FROM metrics").to_pylist() == [{"clip_id": "c"}]
+    layout = ClipLayout(out, "c", "j", "average-1")
+    (tmp_path / "frames" / "average-1" / "c.commits").mkdir(parents=True)
+    (tmp_path / "frames" / "average-1" / "c.commits" / ".tmp-1-000000000000").write_text("{")
+    assert committed_chunks(layout, "fp", 2, None) == set()

@@ -15,7 +15,7 @@ import av
 import numpy as np
 import pytest
 
-from tests.archives import outputs, write_mp4
+from tests.support.archives import outputs, write_mp4
 from tests.conftest import SECRET_KEY
 from temcoco.demo import synthetic_clip
 from temcoco.errors import ClipError
@@ -99,7 +99,7 @@ def test_a_clip_that_kills_its_worker_fails_after_bounded_retries(tmp_path, ray_
     archive_with_poison(tmp_path / "archive")
     began = time.monotonic()
     summary = fuse_archive(JobConfig(str(tmp_path / "archive"), str(tmp_path / "out"), job_id="poison", chunk=4,
-                                     method="tests.faulty_methods:kill_on_bright", workers=2, max_retries=2))
+                                     method="tests.support.faulty_methods:kill_on_bright", workers=2, max_retries=2))
     assert time.monotonic() - began < 300
     assert (summary.ok, summary.failed) == (2, 1), summary.failures
     assert summary.failures["poison"] == "worker died 3 times fusing frames 0-3 (out of memory?)"
@@ -112,7 +112,7 @@ def test_a_chunk_that_raises_once_is_retried_and_gives_the_same_frames(tmp_path,
     for f in Path(os.environ.get("TMPDIR", "/tmp")).glob("temcoco-raise-once-*"):
         f.unlink()
     summary = fuse_archive(JobConfig(str(tmp_path / "archive"), str(tmp_path / "out"), job_id="flaky", chunk=4,
-                                     method="tests.faulty_methods:raise_once_at_frame_4", workers=2))
+                                     method="tests.support.faulty_methods:raise_once_at_frame_4", workers=2))
     assert (summary.ok, summary.failed) == (3, 0), summary.failures
     from temcoco.storage.pairing import iter_pairs
 
@@ -127,7 +127,7 @@ def test_a_chunk_that_raises_once_is_retried_and_gives_the_same_frames(tmp_path,
 def test_workers_that_cannot_start_are_a_job_level_error(tmp_path):
     archive_with_poison(tmp_path / "archive", frames=2)
     p = subprocess.run([sys.executable, "-m", "temcoco.cli", "submit", str(tmp_path / "archive"), "--out",
-                        str(tmp_path / "out"), "--method", "tests.faulty_methods:fail_to_start", "--quiet"],
+                        str(tmp_path / "out"), "--method", "tests.support.faulty_methods:fail_to_start", "--quiet"],
                        capture_output=True, text=True, timeout=600)
     assert p.returncode == 2, p.stderr
     assert "no fusion worker could start" in p.stderr and "weights not found on this node" in p.stderr
@@ -136,11 +136,11 @@ def test_workers_that_cannot_start_are_a_job_level_error(tmp_path):
 @pytest.fixture
 def failing_writes(tmp_path, monkeypatch):
     """``plan(part, times)``: the next ``times`` atomic publications to URLs containing ``part`` fail, in this
-    process and in the workers of a job whose method is ``tests.faulty_methods:failing_writes`` with the
+    process and in the workers of a job whose method is ``tests.support.faulty_methods:failing_writes`` with the
     returned folder as its weights."""
     import temcoco.report
     import temcoco.storage.fs as fs
-    from tests.faulty_methods import install_write_faults
+    from tests.support.faulty_methods import install_write_faults
 
     def plan(part: str, times: int) -> str:
         folder = tmp_path / "write-faults"
@@ -170,7 +170,7 @@ def test_storage_failures_after_fusion_are_contained(tmp_path, ray_cluster, pref
     archive_with_poison(tmp_path / "archive", frames=4)
     faults = failing_writes(part, times)
     summary = fuse_archive(JobConfig(str(tmp_path / "archive"), str(tmp_path / "out"), job_id="w", chunk=4,
-                                     method="tests.faulty_methods:failing_writes", weights=faults))
+                                     method="tests.support.faulty_methods:failing_writes", weights=faults))
     assert summary.failed == failed, summary.failures
     assert summary.ok == 3 - failed
     assert not any((Path(faults) / "tokens").iterdir()) or times == 100  # every planned failure happened
@@ -239,7 +239,7 @@ def test_a_worker_killed_by_one_call_is_not_charged_to_the_next(tmp_path, ray_cl
     archive_with_poison(tmp_path / "archive")
     clips = {c.clip_id: c for c in discover(str(tmp_path / "archive"))}
     job = JobConfig(str(tmp_path / "archive"), str(tmp_path / "out"), job_id="crossfire", chunk=4,
-                    method="tests.faulty_methods:kill_on_bright", workers=1, max_retries=0)
+                    method="tests.support.faulty_methods:kill_on_bright", workers=1, max_retries=0)
     with WorkerPool(job) as pool:
         def run(clip_id: str) -> ClipRun:
             layout = ClipLayout(job.out, clip_id, job.job_id, pool.method.version)

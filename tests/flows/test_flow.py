@@ -5,10 +5,10 @@ import json
 import numpy as np
 import pytest
 
-from tests.archives import add_bad_clips, good_archive, outputs
+from tests.support.archives import add_bad_clips, good_archive, outputs
 from temcoco.storage.frames import open_frames
 from temcoco.storage.results import query
-from tests.media import read_video
+from tests.support.media import read_video
 
 
 @pytest.fixture(scope="module")

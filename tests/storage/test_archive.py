@@ -2,6 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.archives import write_mp4
+from temcoco.demo import synthetic_clip
 from temcoco.storage.layout import ClipLayout
 from temcoco.errors import TemcocoError
 from temcoco.storage.archive import discover
@@ -112,3 +114,14 @@ def test_missing_archive_and_wrong_layout_are_clear_errors(tmp_path):
         discover(str(tmp_path / "nope"))
     with pytest.raises(TemcocoError, match="neither ir/ and vi/"):
         discover(str(tmp_path))
+
+
+def test_duplicate_manifest_ids_fail_each_with_its_lines(tmp_path):
+    ir, vi = synthetic_clip(3, 16, 24)
+    write_mp4(tmp_path / "ir.mp4", ir)
+    write_mp4(tmp_path / "vi.mp4", vi)
+    (tmp_path / "manifest.csv").write_text("clip_id,ir,vi\ncam,ir.mp4,vi.mp4\nok,ir.mp4,vi.mp4\ncam,ir.mp4,vi.mp4\n")
+    clips = discover(str(tmp_path))
+    cams = [c for c in clips if c.clip_id == "cam"]
+    assert len(cams) == 2 and all("lines 2, 4" in c.error for c in cams)
+    assert len({c.row_key for c in clips}) == 3

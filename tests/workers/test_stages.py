@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.archives import write_pair
+from tests.support.archives import write_pair
 from temcoco.clip_result import Status
 from temcoco.metrics.policy import MetricPolicy
 from temcoco.model.registry import METHODS, load_method

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.archives import good_archive, write_folder, write_mp4
+from tests.support.archives import good_archive, write_folder, write_mp4
 from temcoco.clip_result import Status
 from temcoco.demo import synthetic_clip
 from temcoco.storage.jobs import JobSummary

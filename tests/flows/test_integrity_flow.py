@@ -7,7 +7,7 @@ import threading
 
 import numpy as np
 
-from tests.archives import outputs, write_mp4
+from tests.support.archives import outputs, write_mp4
 from temcoco.demo import synthetic_clip
 from temcoco.job import JobConfig
 from temcoco.model.registry import load_method

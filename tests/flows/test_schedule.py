@@ -21,7 +21,7 @@ import httpx
 import pytest
 
 from temcoco.storage.results import query
-from tests.archives import good_archive
+from tests.support.archives import good_archive
 
 BIN = Path(sys.executable).parent
 

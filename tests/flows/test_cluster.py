@@ -13,7 +13,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.archives import good_archive
+from tests.support.archives import good_archive
 
 RAY = str(Path(sys.executable).parent / "ray")
 

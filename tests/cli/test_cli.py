@@ -8,12 +8,12 @@ import sys
 import numpy as np
 import pytest
 
-from tests.archives import add_bad_clips, good_archive, write_pair
+from tests.support.archives import add_bad_clips, good_archive, write_pair
 from temcoco.clip_result import ClipResult, Status
 from temcoco.model.registry import METHODS, load_method
 from temcoco.pipeline import fuse_pair
 from temcoco.storage.jobs import JobSummary
-from tests.media import read_video
+from tests.support.media import read_video
 
 
 def temcoco(*args, timeout=600):

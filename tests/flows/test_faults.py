@@ -13,10 +13,10 @@ import numpy as np
 import psutil
 import pytest
 
-from tests.archives import good_archive, outputs
+from tests.support.archives import good_archive, outputs
 from temcoco.storage.frames import open_frames
 from temcoco.storage.results import query
-from tests.media import read_video
+from tests.support.media import read_video
 
 CLIPS = ("clip0", "clip1", "clip 2 vidéo")
 

@@ -14,7 +14,7 @@ from temcoco.errors import ClipError, StorageError
 from temcoco.storage.video import (
     DEFAULT_FOLDER_FPS, VideoWriter, iter_frames, natural_key, probe,
 )
-from tests.media import clip, encode, index_of, read_video, resolution_change_mkv, write_images
+from tests.support.media import clip, encode, index_of, read_video, resolution_change_mkv, write_images
 
 
 def write(url: str, frames: np.ndarray, fps: float = 25.0, **kwargs) -> str:

@@ -253,9 +253,9 @@ def test_suite_on_cuda_equals_cpu(images) -> None:
 
 
 def test_float32_suite_equals_previous_code_on_real_frames(m3svd) -> None:
-    """The batched float32 suite gives the values of the code before issue 19 (tests/reference_fusion.py)."""
+    """The batched float32 suite gives the values of the code before issue 19 (tests/support/reference_fusion.py)."""
     from temcoco.metrics.ops import TorchOps
-    from tests import reference_fusion
+    from tests.support import reference_fusion
     from tests.support.m3svd import averaged_frames
 
     planes = [(fusion.luminance(fused), ir.astype(np.float64), fusion.luminance(vi))

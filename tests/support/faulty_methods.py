@@ -1,4 +1,4 @@
-"""Test-only fusion methods (``--method tests.faulty_methods:<factory>``) that misbehave on purpose."""
+"""Test-only fusion methods (``--method tests.support.faulty_methods:<factory>``) that misbehave on purpose."""
 
 from __future__ import annotations
 

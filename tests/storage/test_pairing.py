@@ -9,8 +9,10 @@ import numpy as np
 import pytest
 
 from temcoco.errors import ClipError
+from temcoco.storage import pairing
 from temcoco.storage.pairing import PairStats, iter_pairs, probe_pair
-from tests.media import clip, encode, index_of, write_images
+from temcoco.storage.video import iter_frames
+from tests.support.media import clip, encode, index_of, write_images
 
 from temcoco.devdata import DEV_DATA as M3SVD
 
@@ -102,13 +104,26 @@ def test_a_frame_folder_takes_the_rate_of_its_video_partner(tmp_path):
     assert stats.note == ""
 
 
-def test_pairs_stream(tmp_path):
+def test_pairs_stream(tmp_path, monkeypatch):
+    """The first pair comes after reading one VI frame and two IR frames; closing the pairs closes both sources."""
     ir = write_images(tmp_path / "ir", clip(5)[..., 0])
     vi = write_images(tmp_path / "vi", clip(5))
-    pairs = iter_pairs(str(ir), str(vi))
+    closed = []
+
+    def tracked(url, *args, **kwargs):
+        try:
+            yield from iter_frames(url, *args, **kwargs)
+        finally:
+            closed.append(url)
+
+    monkeypatch.setattr(pairing, "iter_frames", tracked)
+    stats = PairStats(0, 0, 0, "")
+    pairs = iter_pairs(str(ir), str(vi), stats=stats)
     first = next(pairs)
     assert first[0].shape == (48, 64, 1)
+    assert (stats.vi_frames, stats.ir_frames) == (1, 2) and closed == []
     pairs.close()  # the sources are closed with it
+    assert sorted(closed) == sorted([str(ir), str(vi)])
 
 
 def test_real_m3svd_sequence():

@@ -15,7 +15,7 @@ from temcoco import cli
 from temcoco.storage.fs import write_json
 from temcoco.storage.jobs import JobSummary, list_jobs, write_failed, write_finished, write_running
 from temcoco.storage.layout import job_lease
-from tests.archives import good_archive
+from tests.support.archives import good_archive
 
 DAY = dt.datetime(2026, 5, 1, 2, 0, tzinfo=dt.timezone.utc)
 

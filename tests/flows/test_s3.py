@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from tests.archives import add_bad_clips, good_archive
+from tests.support.archives import add_bad_clips, good_archive
 
 
 @pytest.fixture(scope="module")
