@@ -80,16 +80,25 @@ def test_killed_worker_process_loses_nothing(archive, reference, tmp_path):
     assert_same_results(tmp_path, reference, "killed")
 
 
-def test_killed_driver_resumes_from_committed_chunks(archive, reference, tmp_path):
-    cmd = [sys.executable, "-m", "temcoco.cli", "submit", str(archive), "--out", str(tmp_path), "--job-id", "resumed",
-           "--method", "laplacian", "--chunk", "2", "--quiet"]
+def submit_command(archive: Path, out: Path, job_id: str) -> list[str]:
+    return [sys.executable, "-m", "temcoco.cli", "submit", str(archive), "--out", str(out), "--job-id", job_id,
+            "--method", "laplacian", "--chunk", "2", "--quiet"]
+
+
+def kill_job_once(cmd: list[str], ready, timeout: float) -> None:
+    """Run ``cmd``; once ``ready()`` (polled), SIGKILL its process group: the driver and the local Ray it started."""
     driver = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 180
-    while time.time() < deadline and len(list(tmp_path.glob("frames/*/*.commits/*"))) < 8:
+    deadline = time.time() + timeout
+    while time.time() < deadline and not ready():
         assert driver.poll() is None, "the job ended before it could be interrupted"
         time.sleep(0.05)
-    os.killpg(driver.pid, signal.SIGKILL)  # the driver and the local Ray cluster it started
+    os.killpg(driver.pid, signal.SIGKILL)
     driver.wait()
+
+
+def test_killed_driver_resumes_from_committed_chunks(archive, reference, tmp_path):
+    cmd = submit_command(archive, tmp_path, "resumed")
+    kill_job_once(cmd, lambda: len(list(tmp_path.glob("frames/*/*.commits/*"))) >= 8, 180)
     committed = {p: p.stat().st_mtime_ns for p in tmp_path.glob("frames/*/*.commits/*")}
     assert committed, "nothing was committed before the kill"
     rerun = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
@@ -99,15 +108,8 @@ def test_killed_driver_resumes_from_committed_chunks(archive, reference, tmp_pat
 
 
 def test_driver_killed_half_way_then_rerun_does_only_the_clips_left(archive, reference, tmp_path):
-    cmd = [sys.executable, "-m", "temcoco.cli", "submit", str(archive), "--out", str(tmp_path), "--job-id", "half",
-           "--method", "laplacian", "--chunk", "2", "--quiet"]
-    driver = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 300
-    while time.time() < deadline and not list(tmp_path.glob("metrics/date=*/job_id=half/[!.]*.parquet")):
-        assert driver.poll() is None, "the job ended before it could be interrupted"
-        time.sleep(0.05)
-    os.killpg(driver.pid, signal.SIGKILL)
-    driver.wait()
+    cmd = submit_command(archive, tmp_path, "half")
+    kill_job_once(cmd, lambda: bool(list(tmp_path.glob("metrics/date=*/job_id=half/[!.]*.parquet"))), 300)
     time.sleep(3)  # a Ray worker outside the process group dies when it sees its raylet gone, maybe after one more row
     finished = finished_rows(tmp_path, "half")
     assert 1 <= len(finished) < len(CLIPS), finished.keys()
@@ -123,8 +125,7 @@ def test_driver_killed_at_random_points_then_rerun_gives_identical_frames(archiv
     """SIGKILL the whole job (driver and its local Ray) at random moments, twice, then let it finish."""
     import random
 
-    cmd = [sys.executable, "-m", "temcoco.cli", "submit", str(archive), "--out", str(tmp_path), "--job-id", "random",
-           "--method", "laplacian", "--chunk", "2", "--quiet"]
+    cmd = submit_command(archive, tmp_path, "random")
     rng = random.Random(int(os.environ.get("TEMCOCO_TEST_SEED", "11")))
     for _ in range(2):
         driver = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
