@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import ExitStack, closing
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import dataclass
 
 import cv2
@@ -51,6 +52,19 @@ def _planes(fused: np.ndarray, ir: np.ndarray, vi: np.ndarray) -> tuple[np.ndarr
             cv2.cvtColor(vi, cv2.COLOR_RGB2GRAY).astype(np.float32))
 
 
+@contextmanager
+def _torch_threads(n: int | None) -> Iterator[None]:
+    """torch's intra-op thread count set to ``n`` (None: left as it is) for the block, then restored."""
+    before = torch.get_num_threads()
+    if n is not None and n != before:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if torch.get_num_threads() != before:
+            torch.set_num_threads(before)
+
+
 class ClipMetrics:
     """Streaming metric suite of one clip under a :class:`MetricPolicy`; keeps the previous frame and
     at most ``config.batch`` scored frames' luminance planes (their spatial metrics run as one batch).
@@ -59,8 +73,9 @@ class ClipMetrics:
     gives err(t→t−1) + err(t−1→t), both halves from that pair.
 
     With two threads or more, each scored pair's temporal terms (OpenCV's flows and warps, which release
-    the GIL) are computed on a second thread while this one runs the spatial suite; they are read back in
-    frame order, at most ``config.batch`` pairs behind, so the values are those of one thread.
+    the GIL) are computed on a second thread while this one runs the spatial suite with one torch thread
+    fewer; they are read back in frame order, at most ``config.batch`` pairs behind, so the values are
+    those of one thread.
     """
 
     def __init__(self, config: MetricConfig = MetricConfig(), policy: MetricPolicy = FULL,
@@ -79,6 +94,7 @@ class ClipMetrics:
         self._pending: list[tuple[int, tuple[np.ndarray, ...]]] = []  # scored frames not yet measured
         threads = torch.get_num_threads() if config.threads is None else config.threads
         self._flow_thread = ThreadPoolExecutor(1, "temcoco-flows") if threads >= 2 else None
+        self._spatial_threads = threads - 1 if self._flow_thread else None  # torch's, while the flows take one
         self._pairs: deque[tuple[int, bool, Future]] = deque()  # scored pairs (t, chunk_start, terms) not yet added
 
     @property
@@ -141,7 +157,8 @@ class ClipMetrics:
         if not self._pending:
             return
         frames, planes = zip(*self._pending)
-        values = fusion_batch(self._ops, *(np.stack(p) for p in zip(*planes)))
+        with _torch_threads(self._spatial_threads):
+            values = fusion_batch(self._ops, *(np.stack(p) for p in zip(*planes)))
         for name, column in values.items():
             for value in column:
                 self._add(name, float(value))

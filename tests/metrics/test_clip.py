@@ -129,6 +129,27 @@ def test_flows_on_a_second_thread_give_the_one_thread_values() -> None:
         assert one.result()["flowD_seam"] is not None and one.result()["BiSWE"] is not None
 
 
+def test_the_spatial_suite_leaves_the_flow_thread_its_core(monkeypatch) -> None:
+    """With two torch threads the flows take one (a second thread) and the spatial suite the other, then
+    torch's setting is as it was."""
+    import torch
+
+    from temcoco.metrics import clip as clip_module
+
+    seen, real = [], clip_module.fusion_batch
+    monkeypatch.setattr(clip_module, "fusion_batch", lambda *a: seen.append(torch.get_num_threads()) or real(*a))
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        metrics = ClipMetrics(DIS)
+        for seed in range(3):
+            metrics.update(*frame(seed))
+        metrics.result()
+        assert metrics._flow_thread is not None and seen == [1] and torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
 def test_reference_metrics() -> None:
     clip = ClipMetrics(DIS)
     ir, vi, fused = frame(0)
