@@ -16,8 +16,10 @@ import cv2
 import numpy as np
 import torch
 
+from temcoco.allocator import keep_freed_memory
 from temcoco.devdata import DEV_DATA
 from temcoco.metrics import fusion, temporal
+from temcoco.metrics import clip as clip_module
 from temcoco.metrics.clip import ClipMetrics, MetricConfig
 from temcoco.metrics.ops import TorchOps
 
@@ -93,7 +95,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--models", action="store_true", help="also time ResNet-18 (feaCD) and RAFT")
+    parser.add_argument("--default-allocator", action="store_true",
+                        help="leave glibc's allocator as it is (the suite tunes it: temcoco.allocator)")
     args = parser.parse_args()
+    if args.default_allocator:
+        clip_module.keep_freed_memory = lambda: False  # "before": ClipMetrics leaves it as it is
+    else:
+        keep_freed_memory()  # as ClipMetrics and the actors do, before anything is timed
     torch.set_num_threads(1)
     cv2.setNumThreads(1)
 

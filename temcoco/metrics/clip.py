@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 import torch
 
+from temcoco.allocator import keep_freed_memory
 from temcoco.errors import TemcocoError
 from temcoco.metrics.fusion import fusion_batch, luminance, reference_batch
 from temcoco.metrics.ops import TorchOps
@@ -80,6 +81,7 @@ class ClipMetrics:
 
     def __init__(self, config: MetricConfig = MetricConfig(), policy: MetricPolicy = FULL,
                  device: str | torch.device = "cpu") -> None:
+        keep_freed_memory()  # each batch reuses the last one's memory (see temcoco.allocator)
         self.config, self.policy = config, policy
         self._ops = TorchOps(device)
         self._flows = make_flows(config.flow)  # (flowD estimator, BiSWE estimator)

@@ -43,8 +43,10 @@ class FusionWorker:
         import cv2
         import torch
 
+        from temcoco.allocator import keep_freed_memory
         from temcoco.model.registry import load_method
 
+        keep_freed_memory()
         torch.set_num_threads(job.cpus_per_worker)
         cv2.setNumThreads(job.cpus_per_worker)
         self.job = job
