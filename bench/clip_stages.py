@@ -1,11 +1,12 @@
 """Where one long clip's time goes on the archive path: its stages run in this process, one thread.
 
-    .venv/bin/python bench/clip_stages.py [--frames 640] [--method average] [--metrics off] [--stride 8]
+    .venv/bin/python bench/clip_stages.py [--frames 640] [--method average] [--metrics off] [--stride 8] [--stream]
 
 The clip is made of the real M3SVD dev frames as in ``bench/policy_e2e.py`` (640x480). The stages are
 the actor's (``temcoco.workers.clip``): ``start`` (fingerprint, ingest: decode both videos, stage them
 to zarr, plan the chunks), every chunk's ``fuse_chunk`` (read the staged window, fuse, write the fused
 chunk), ``finish`` (read the fused frames, encode H.264, measure under the policy, write the row).
+With ``--stream``, the one call that streams the clip instead (``temcoco.workers.stream_clip``).
 Prints wall and CPU seconds of each stage and the clip's frames/s; writes nothing else.
 """
 
@@ -15,6 +16,7 @@ import argparse
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -53,6 +55,7 @@ def main() -> None:
     ap.add_argument("--method", default="average")
     ap.add_argument("--metrics", default="off", choices=("full", "sampled", "off"))
     ap.add_argument("--stride", type=int, default=8)
+    ap.add_argument("--stream", action="store_true", help="the clip streamed through the actor (one call)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     cv2.setNumThreads(1)  # as an actor with one CPU
@@ -65,12 +68,21 @@ def main() -> None:
         source = next(iter(clips))
     run = clip.ClipRun(source, ClipLayout(job.out, source.clip_id, job.job_id, method.version), "bench", time.time())
     watch = Stopwatch()
+    if args.stream:
+        watch.time(f"start, streamed: decode, fuse, write, encode, metrics {args.metrics}, row", lambda: clip.start(
+            replace(run, stream=True), job, method, Limits()))
+        report(args, watch)
+        return
     started = watch.time("start: fingerprint, ingest (decode, stage to zarr), plan", lambda: clip.start(
         run, job, method, Limits()))
     watch.time(f"fuse {len(started.todo)} chunks (read staged, fuse, write fused)", lambda: [
         fuse_chunk(run.layout, spec, started.ingested.fingerprint, method) for spec in started.todo])
     watch.time(f"finish: read fused, encode, metrics {args.metrics}, row", lambda: clip.finish(
         run, started.ingested, job, method))
+    report(args, watch)
+
+
+def report(args: argparse.Namespace, watch: Stopwatch) -> None:
     total = sum(wall for _, wall, _ in watch.steps)
     print(f"{args.frames} frames 640x480, {args.method}, one thread")
     for name, wall, cpu in watch.steps:

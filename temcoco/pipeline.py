@@ -6,10 +6,8 @@ fusion loop by small bounded queues, so memory holds a few chunks whatever the c
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from temcoco.model.base import FusionMethod
@@ -18,8 +16,7 @@ from temcoco.metrics.policy import MetricPolicy
 from temcoco.overlap import ChunkSpec, fuse_window, stream_windows
 from temcoco.storage.pairing import PairStats, iter_pairs, probe_pair
 from temcoco.storage.video import VideoWriter
-
-_END = object()
+from temcoco.threads import Consumer, threaded
 
 
 @dataclass(frozen=True)
@@ -34,25 +31,6 @@ class FuseResult:
     metrics_seconds: float = 0.0  # of ``seconds``, the time spent measuring
 
 
-def _threaded(items: Iterator, depth: int) -> Iterator:
-    """Run the iterator ``items`` in a thread, ``depth`` items ahead; re-raise its errors here."""
-    q: queue.Queue = queue.Queue(maxsize=depth)
-
-    def produce() -> None:
-        try:
-            for item in items:
-                q.put(item)
-            q.put(_END)
-        except BaseException as e:  # noqa: BLE001 - handed to the consumer
-            q.put(e)
-
-    threading.Thread(target=produce, daemon=True).start()
-    while (item := q.get()) is not _END:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
-
-
 def fuse_pair(
     ir_url: str, vi_url: str, out_url: str, method: FusionMethod, chunk: int = 64, depth: int | None = None,
     storage_options: dict | None = None, on_frames: Callable[[int], None] | None = None,
@@ -65,38 +43,18 @@ def fuse_pair(
     depth = method.temporal_radius if depth is None else depth
     info = probe_pair(ir_url, vi_url, storage_options)
     stats = PairStats(0, 0, 0, "")
-    pairs = _threaded(iter_pairs(ir_url, vi_url, storage_options, stats=stats, info=info), depth=chunk)
+    pairs = threaded(iter_pairs(ir_url, vi_url, storage_options, stats=stats, info=info), depth=chunk)
     frames, meter = 0, _Meter(policy, resolve_device())
-    with VideoWriter(out_url, info.fps, storage_options) as writer:
-        encode: queue.Queue = queue.Queue(maxsize=1)
-        failure: list[BaseException] = []
-
-        def encoder() -> None:
-            try:
-                while (block := encode.get()) is not _END:
-                    writer.write(block)
-            except BaseException as e:  # noqa: BLE001 - re-raised below
-                failure.append(e)
-                while encode.get() is not _END:
-                    pass
-
-        thread = threading.Thread(target=encoder, daemon=True)
-        thread.start()
-        try:
-            for spec, window in stream_windows(pairs, chunk, depth):
-                fused = fuse_window(method, spec, *window)
-                meter.update(spec, window, fused)
-                del window  # freed before the next window is gathered, not after
-                encode.put(fused)
-                del fused  # the encoder frees it once encoded
-                frames += spec.stop - spec.start
-                if on_frames:
-                    on_frames(spec.stop - spec.start)
-        finally:
-            encode.put(_END)
-            thread.join()
-        if failure:
-            raise failure[0]
+    with VideoWriter(out_url, info.fps, storage_options) as writer, Consumer(writer.write, name="encoder") as encoder:
+        for spec, window in stream_windows(pairs, chunk, depth):
+            fused = fuse_window(method, spec, *window)
+            meter.update(spec, window, fused)
+            del window  # freed before the next window is gathered, not after
+            encoder.put(fused)
+            del fused  # the encoder frees it once encoded
+            frames += spec.stop - spec.start
+            if on_frames:
+                on_frames(spec.stop - spec.start)
     metrics = meter.result()
     return FuseResult(frames, info.width, info.height, info.fps, time.perf_counter() - began, stats.note,
                       metrics, meter.seconds)

@@ -7,8 +7,8 @@ runs the rest; ``--redo`` runs every clip again.
 Prefect tracks clips in batches: one task run per ``BATCH_CLIPS`` clips, with a table of its
 clips' results (a task run costs the driver about 13 ms and the Prefect server a database row:
 too much per clip for 60,000 clips a night), recorded as each batch ends. The Ray actor pool runs
-the stages: a short clip is one round trip (``temcoco.workers.clip``), a longer one fans its
-chunks out. The driver's one loop (:class:`ClipLoop`) begins clips and waits on the pool; it holds
+the stages: a short clip is one round trip (``temcoco.workers.clip``), and so is a longer one
+streamed through one actor; the job's last long clips fan their chunks out (see :class:`ClipLoop`). The driver's one loop (:class:`ClipLoop`) begins clips and waits on the pool; it holds
 only the clips in flight and the job's counts.
 """
 
@@ -121,14 +121,14 @@ def record_batch(batch: ClipBatch, results: list[ClipResult]) -> None:
 
 
 class ClipInFlight:
-    """One clip through its stages on the pool: ``start``, then (a longer clip) its chunks fanned out and
-    ``finish``. ``done`` gets its result once: ``failed`` with a reason if a stage failed, its row written
+    """One clip through its stages on the pool: ``start`` (a streamed clip ends there), then (a longer clip)
+    its chunks fanned out and ``finish``. ``done`` gets its result once: ``failed`` with a reason if a stage failed, its row written
     (by the actor, or here for a clip that failed) or kept."""
 
     def __init__(self, clip: PendingClip, job: JobConfig, method: MethodInfo, date: str, pool: WorkerPool,
-                 done: Callable[[ClipResult], None]) -> None:
+                 done: Callable[[ClipResult], None], stream: bool = False) -> None:
         layout = ClipLayout(job.out, clip.source.clip_id, job.job_id, method.version)
-        self.run = ClipRun(clip.source, layout, date, time.time(), clip.finished)
+        self.run = ClipRun(clip.source, layout, date, time.time(), clip.finished, stream)
         self.job, self.method, self.pool, self.done = job, method, pool, done
         self.chunks_left = 0
         self.chunk_error: tuple[int, Exception] | None = None  # the failure of the clip's first failed chunk
@@ -185,13 +185,20 @@ class OpenBatch:
 class ClipLoop:
     """The driver's one loop: clips begin while fewer than ``CLIPS_IN_FLIGHT_PER_WORKER`` per worker
     are in flight and at most ``BATCHES_IN_FLIGHT`` batches are open; the pool's :meth:`~WorkerPool.step`
-    runs their stages; batches are folded into ``tally`` in clip order as they end."""
+    runs their stages; batches are folded into ``tally`` in clip order as they end.
+
+    A long clip is streamed through one actor while another clip waits to begin behind it (every worker
+    has clips of its own, so fanning its chunks out would add staging and no speed), and always with one
+    worker; the job's last clips are staged and their chunks fanned out, so workers left without a clip
+    share them (see :mod:`temcoco.workers.stream_clip`).
+    """
 
     def __init__(self, job: JobConfig, pool: WorkerPool, date: str, tally: Tally, todo: Iterator[ClipBatch]) -> None:
         self.job, self.pool, self.date, self.tally, self.todo = job, pool, date, tally, todo
         self.limit = CLIPS_IN_FLIGHT_PER_WORKER * len(pool.actors)
         self.open: deque[OpenBatch] = deque()
-        self.feed: Iterator[tuple[OpenBatch, int, PendingClip]] = iter(())
+        self.feed: deque[tuple[OpenBatch, int, PendingClip]] = deque()  # clips of the last batch opened, not begun
+        self.upcoming: ClipBatch | None = next(todo, None)  # the next batch, not opened yet
         self.in_flight = 0
 
     def run(self) -> None:
@@ -204,18 +211,23 @@ class ClipLoop:
         while self.in_flight < self.limit and (entry := self.next_clip()):
             batch, position, clip = entry
             self.in_flight += 1
+            stream = len(self.pool.actors) == 1 or self.waiting
             ClipInFlight(clip, self.job, self.pool.method, self.date, self.pool,
-                         lambda result, b=batch, p=position: self.ended(b, p, result)).begin()
+                         lambda result, b=batch, p=position: self.ended(b, p, result), stream).begin()
+
+    @property
+    def waiting(self) -> bool:
+        """Whether a clip is yet to begin."""
+        return bool(self.feed) or self.upcoming is not None
 
     def next_clip(self) -> tuple[OpenBatch, int, PendingClip] | None:
         """The next clip to begin: of the batch last opened, else of the next one, if the window allows."""
-        entry = next(self.feed, None)
-        if entry is None and len(self.open) < BATCHES_IN_FLIGHT and (batch := next(self.todo, None)):
+        if not self.feed and len(self.open) < BATCHES_IN_FLIGHT and self.upcoming is not None:
+            batch, self.upcoming = self.upcoming, next(self.todo, None)
             opened = OpenBatch(batch, [None] * len(batch.clips), len(batch.clips))
             self.open.append(opened)
-            self.feed = ((opened, position, clip) for position, clip in enumerate(batch.clips))
-            entry = next(self.feed)
-        return entry
+            self.feed.extend((opened, position, clip) for position, clip in enumerate(batch.clips))
+        return self.feed.popleft() if self.feed else None
 
     def ended(self, batch: OpenBatch, position: int, result: ClipResult) -> None:
         self.in_flight -= 1

@@ -6,8 +6,15 @@ import posixpath
 
 import numpy as np
 import zarr
+from zarr.codecs import ZstdCodec
 
 from temcoco.storage.fs import filesystem, fs_options, is_local, join
+
+
+# Fused and staged frames compress poorly (a 64-frame fused chunk at 640x480: 1.58x at Zstandard's default
+# level 3, 1.28x at level 1), and level 3 took 0.53 s of CPU a chunk, 2.4x level 1's 0.22 s: more than
+# a classical fusion of the chunk. Level 1 it is (BENCHMARKS.md, issue 19).
+FRAME_CODEC = ZstdCodec(level=1)
 
 
 def _store(url: str, storage_options: dict | None):
@@ -29,6 +36,7 @@ def create_frames(
         _store(url, storage_options), shape=shape, chunks=(chunk, h, w, c), dtype="uint8",
         fill_value=0, overwrite=overwrite, attributes=attributes or {},
         dimension_names=("t", "y", "x", "c"), config={"write_empty_chunks": True},
+        compressors=FRAME_CODEC,
     )
 
 
@@ -53,7 +61,7 @@ def create_inputs(url: str, height: int, width: int, chunk: int, storage_options
     group = zarr.open_group(_store(url, storage_options), mode="w")
     for name, c in (("ir", 1), ("vi", 3)):
         group.create_array(name, shape=(0, height, width, c), chunks=(chunk, height, width, c), dtype="uint8",
-                           fill_value=0, dimension_names=("t", "y", "x", "c"))
+                           fill_value=0, dimension_names=("t", "y", "x", "c"), compressors=FRAME_CODEC)
     return group
 
 

@@ -5,7 +5,8 @@ only the actor can tell: see :mod:`temcoco.storage.finished`), skips it when ``-
 finds it unchanged since an earlier job, ingests it and plans its chunks. A clip of at most one
 chunk is decoded into memory, not staged; it, and any clip with at most one chunk left to fuse,
 is fused, finished and recorded in the same call (one round trip and no staging for a typical
-short clip); a longer one comes back as
+short clip). A longer one is streamed through this actor in the same call when the driver says so
+(:attr:`ClipRun.stream`: :mod:`temcoco.workers.stream_clip`); else it is staged and comes back as
 :class:`Started`, its chunks are fanned out over the pool, and ``finish`` completes it.
 Every step is idempotent (see :mod:`temcoco.workers.ingest`, :mod:`temcoco.storage.commits`), so a
 call may be retried whole.
@@ -34,6 +35,7 @@ from temcoco.workers import ingest
 from temcoco.workers.encode_and_measure import encode_and_measure
 from temcoco.workers.fuse_chunk import fuse_chunk
 from temcoco.workers.fused_array import prepare_output
+from temcoco.workers.stream_clip import stream_clip
 
 log = logging.getLogger(__name__)
 
@@ -42,14 +44,16 @@ STATE_FIELDS = ("fingerprint", "video", "frames", "height", "width", "fps")
 
 @dataclass(frozen=True)
 class ClipRun:
-    """What the driver passes with every call of one clip: where it goes, when it began (epoch s), and
-    this job's finished row of it, kept when the clip's inputs still have the identity it was made from."""
+    """What the driver passes with every call of one clip: where it goes, when it began (epoch s), this
+    job's finished row of it, kept when the clip's inputs still have the identity it was made from, and
+    whether a long clip is streamed (:mod:`temcoco.workers.stream_clip`) or staged and fanned out."""
 
     source: ClipSource
     layout: ClipLayout
     date: str
     began: float
     finished: FinishedClip | None = None
+    stream: bool = False  # a clip longer than a chunk is streamed through this actor, not fanned out
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,10 @@ def start(run: ClipRun, job: JobConfig, method: FusionMethod, limits: ingest.Lim
     if ingested is None:
         pair = ingest.open_pair(run.source, fp, job.chunk, so, limits, method.temporal_radius)
         short = ingest.decode_in_memory(pair)
+        if short is None and run.stream:
+            streamed = stream_clip(pair, run.layout, method, job.metrics, so)
+            done = record(run, streamed.ingested, streamed.metrics, job, method, staged=False)
+            return Done(done.result, streamed.chunks, streamed.frames_fused)
         staged = None if short else ingest.stage_to_zarr(pair, run.layout, so)
         ingested, inputs = (short.ingested, short.inputs) if short else (staged, None)
     todo = prepare_output(run.layout, ingested, method.temporal_radius, so)
@@ -107,11 +115,17 @@ def finish(run: ClipRun, ingested: ingest.Ingested, job: JobConfig, method: Fusi
     """Encode and measure the fused clip, record its ``--incremental`` state, drop its staged inputs
     (``inputs``: the frames of a clip that was not staged) and write its row."""
     metrics = encode_and_measure(run.layout, ingested, job.storage_options, inputs, job.metrics)
+    return record(run, ingested, metrics, job, method, staged=inputs is None)
+
+
+def record(run: ClipRun, ingested: ingest.Ingested, metrics: dict, job: JobConfig, method: FusionMethod,
+           staged: bool) -> Done:
+    """The fused clip's ``--incremental`` state and its row, its staged inputs (if ``staged``) dropped."""
     row = {"status": Status.OK, "note": ingested.note or None, "fingerprint": ingested.fingerprint,
            "video": run.layout.fused_video, "frames": ingested.frames, "height": ingested.height,
            "width": ingested.width, "fps": ingested.fps,
            **{k: metrics.get(k) for k in results.SCHEMA.names if k in metrics}}
-    _record_state(run.layout, row, job, method, staged=inputs is None)
+    _record_state(run.layout, row, job, method, staged)
     return Done(publish(run, job, method, row))
 
 

@@ -26,32 +26,40 @@ def prepare_output(layout: ClipLayout, ingested: Ingested, depth: int,
 
     Returns the chunks still to fuse: those without a commit marker for these inputs.
     """
-    array = _fused_array(layout, ingested, storage_options)
+    shape = (ingested.frames, ingested.height, ingested.width, 3)
+    array = fused_array(layout, ingested.fingerprint, shape, ingested.chunk, storage_options)
     done = committed_chunks(layout, ingested.fingerprint, array.chunks[0], storage_options)
     return [s for s in plan_chunks(ingested.frames, array.chunks[0], depth) if s.start not in done]
 
 
-def _fused_array(layout: ClipLayout, ingested: Ingested, storage_options: dict | None) -> zarr.Array:
-    """The fused array of ``layout`` for ``ingested``'s inputs. One made from other inputs is replaced,
-    unless the job that made it is still running (then this clip fails, and a later job does it)."""
-    shape = (ingested.frames, ingested.height, ingested.width, 3)
-    identity = {"fingerprint": ingested.fingerprint, "variant": layout.variant}
+def fused_array(layout: ClipLayout, fingerprint: str, shape: tuple[int | None, int, int, int], chunk: int,
+                storage_options: dict | None = None) -> zarr.Array:
+    """The fused array of ``layout`` for the inputs ``fingerprint``, shape (T, H, W, 3), ``chunk`` frames a
+    zarr chunk unless an existing one keeps its own. T None: a streamed clip, whose length is known at
+    its end; an array of any length matches, and a new one is empty (0, H, W, 3), grown as it is written.
+
+    One made from other inputs is replaced, unless the job that made it is still running (then this
+    clip fails, and a later job does it).
+    """
+    identity = {"fingerprint": fingerprint, "variant": layout.variant}
+    new_shape = (shape[0] or 0, *shape[1:])
     try:
-        array = open_frames(layout.fused_frames, storage_options)
+        array = open_frames(layout.fused_frames, storage_options, mode="r+")
     except (FileNotFoundError, KeyError, ValueError):
         try:  # never overwrite here: a concurrent job of this variant may have just made it
-            return create_frames(layout.fused_frames, shape, ingested.chunk, storage_options,
+            return create_frames(layout.fused_frames, new_shape, chunk, storage_options,
                                  attributes={**identity, "job_id": layout.job_id}, overwrite=False)
         except ContainsArrayError:
-            array = open_frames(layout.fused_frames, storage_options)
-    if array.shape == shape and all(array.attrs.get(k) == v for k, v in identity.items()):
+            array = open_frames(layout.fused_frames, storage_options, mode="r+")
+    same_shape = array.shape[1:] == shape[1:] and shape[0] in (None, array.shape[0])
+    if same_shape and all(array.attrs.get(k) == v for k, v in identity.items()):
         return array
     owner = array.attrs.get("job_id")
     if owner and owner != layout.job_id and is_held(layout.out, owner, storage_options):
         raise ClipError(f"the running job {owner} is fusing other inputs of this clip with {layout.variant}: "
                         "run this clip again when that job has ended")
     drop_commits(layout, storage_options)  # markers first: none may vouch for replaced frames
-    return create_frames(layout.fused_frames, shape, ingested.chunk, storage_options,
+    return create_frames(layout.fused_frames, new_shape, chunk, storage_options,
                          attributes={**identity, "job_id": layout.job_id})
 
 

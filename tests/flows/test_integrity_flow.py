@@ -120,14 +120,14 @@ def test_failed_clips_leave_no_staging_unless_asked_and_gc_frees_the_rest(tmp_pa
     ir, vi = synthetic_clip(12, 32, 48)
     write_mp4(archive / "ir" / "good.mp4", ir)
     write_mp4(archive / "vi" / "good.mp4", vi)
-    write_mp4(archive / "ir" / "trunc.mp4", ir)
-    write_mp4(archive / "vi" / "trunc.mp4", vi)
-    data = (archive / "vi" / "trunc.mp4").read_bytes()
-    (archive / "vi" / "trunc.mp4").write_bytes(data[: len(data) // 2])
+    write_mp4(archive / "ir" / "bad.mp4", ir)
+    write_mp4(archive / "vi" / "bad.mp4", vi)
+    data = (archive / "vi" / "bad.mp4").read_bytes()
+    (archive / "vi" / "bad.mp4").write_bytes(data[: len(data) // 2])
     out = tmp_path / "out"
     for job_id, keep in (("drop", False), ("keep", True)):
         summary = fuse_archive(JobConfig(str(archive), str(out), job_id=job_id, method="average", chunk=4,
-                                         keep_staging=keep))
+                                         keep_staging=keep, workers=2))  # good, the last clip, is staged
         assert summary.failed == 1
     assert not (out / "staging" / "drop").exists()
     assert (out / "staging" / "keep").exists()
