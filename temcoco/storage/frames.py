@@ -46,6 +46,18 @@ def open_frames(url: str, storage_options: dict | None = None, mode: str = "r") 
     return zarr.open_array(_store(url, storage_options), mode=mode).with_config({"write_empty_chunks": True})
 
 
+def grow(array: zarr.Array, frames: int) -> None:
+    """Lengthen a frame array (T, H, W, C) to ``frames`` frames, in place; never shorten it here.
+
+    Its chunks' data is never deleted: a concurrent writer of the same inputs may have grown the array
+    further since it was opened, and a resize to fewer frames than stored would otherwise drop chunks
+    that writer committed (a later resize restores the length; the data is the same)."""
+    from zarr.core.sync import sync
+
+    if array.shape[0] < frames:
+        sync(array._async_array.resize((frames, *array.shape[1:]), delete_outside_chunks=False))
+
+
 def stored_chunks(url: str, storage_options: dict | None = None) -> set[int]:
     """Indices along time of the chunks a frame array (T, H, W, C) has in storage (key ``c/<t>/0/0/0``)."""
     fs, path = filesystem(join(url, "c"), storage_options)

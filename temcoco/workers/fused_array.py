@@ -13,7 +13,7 @@ from zarr.errors import ContainsArrayError
 from temcoco.errors import ClipError
 from temcoco.overlap import ChunkSpec, plan_chunks
 from temcoco.storage.commits import committed_chunks, drop_commits
-from temcoco.storage.frames import create_frames, open_frames, stored_chunks
+from temcoco.storage.frames import create_frames, grow, open_frames, stored_chunks
 from temcoco.storage.layout import ClipLayout
 from temcoco.storage.lease import is_held
 from temcoco.workers.ingest import Ingested
@@ -35,8 +35,9 @@ def prepare_output(layout: ClipLayout, ingested: Ingested, depth: int,
 def fused_array(layout: ClipLayout, fingerprint: str, shape: tuple[int | None, int, int, int], chunk: int,
                 storage_options: dict | None = None) -> zarr.Array:
     """The fused array of ``layout`` for the inputs ``fingerprint``, shape (T, H, W, 3), ``chunk`` frames a
-    zarr chunk unless an existing one keeps its own. T None: a streamed clip, whose length is known at
-    its end; an array of any length matches, and a new one is empty (0, H, W, 3), grown as it is written.
+    zarr chunk unless an existing one keeps its own (a shorter one of these inputs, left by a streamed
+    run that stopped part way, is grown to T). T None: a streamed clip, whose length is known at its
+    end; an array of any length matches, and a new one is empty (0, H, W, 3), grown as it is written.
 
     One made from other inputs is replaced, unless the job that made it is still running (then this
     clip fails, and a later job does it).
@@ -51,8 +52,8 @@ def fused_array(layout: ClipLayout, fingerprint: str, shape: tuple[int | None, i
                                  attributes={**identity, "job_id": layout.job_id}, overwrite=False)
         except ContainsArrayError:
             array = open_frames(layout.fused_frames, storage_options, mode="r+")
-    same_shape = array.shape[1:] == shape[1:] and shape[0] in (None, array.shape[0])
-    if same_shape and all(array.attrs.get(k) == v for k, v in identity.items()):
+    if array.shape[1:] == shape[1:] and all(array.attrs.get(k) == v for k, v in identity.items()):
+        grow(array, shape[0] or 0)  # a streamed run of these inputs may have stopped part way
         return array
     owner = array.attrs.get("job_id")
     if owner and owner != layout.job_id and is_held(layout.out, owner, storage_options):

@@ -21,7 +21,7 @@ from temcoco.metrics.policy import MetricPolicy
 from temcoco.model.base import FusionMethod
 from temcoco.overlap import ChunkSpec, fuse_window, stream_windows
 from temcoco.storage.commits import commit, committed_chunks
-from temcoco.storage.frames import read_window, stored_chunks
+from temcoco.storage.frames import grow, read_window, stored_chunks
 from temcoco.storage.layout import ClipLayout
 from temcoco.threads import threaded
 from temcoco.workers.encode_and_measure import ClipOutput
@@ -68,8 +68,7 @@ def _fuse_and_commit(array: zarr.Array, spec: ChunkSpec, method: FusionMethod, i
                      layout: ClipLayout, fingerprint: str, storage_options: dict | None) -> np.ndarray:
     """The window's fused core frames (T, H, W, 3), written to ``array`` (grown to hold them) and committed."""
     fused = fuse_window(method, spec, ir, vi)
-    if array.shape[0] < spec.stop:
-        array.resize((spec.stop, *array.shape[1:]))
+    grow(array, spec.stop)
     array[spec.start : spec.stop] = fused
     commit(layout, spec.start, spec.stop, fingerprint, array.chunks[0], storage_options)
     return fused

@@ -135,3 +135,20 @@ def test_the_driver_streams_a_clip_while_another_waits_behind_it(monkeypatch, wo
     ClipLoop(job, pool, "2026-12-07", tally, batches(todo, 2)).run()
     assert [run.stream for run in pool.runs] == streamed
     assert tally.ok == clips
+
+
+def test_the_staged_path_reuses_the_chunks_a_killed_stream_committed(clip_16, tmp_path):
+    with pytest.raises(RuntimeError):
+        run_clip(clip_16, tmp_path / "out", Counted("average", fail_at=4), stream=True)
+    assert open_frames(str(tmp_path / "out" / "frames" / "average-1" / "c.zarr")).shape[0] == 4
+    method = load_method("average")
+    job = JobConfig("archive", str(tmp_path / "out"), job_id="job", method="average", chunk=4)
+    layout = ClipLayout(job.out, clip_16.clip_id, job.job_id, method.version)
+    run = ClipRun(clip_16, layout, "2026-12-07", 0.0, stream=False)
+    started = start(run, job, method, Limits())
+    assert [spec.start for spec in started.todo] == [4, 8]  # frames 0-3 stay committed: the array grew to 9
+    for spec in started.todo:
+        fuse_chunk(layout, spec, started.ingested.fingerprint, method)
+    assert finish(run, started.ingested, job, method).result.status is Status.OK
+    whole, _ = run_clip(clip_16, tmp_path / "whole", method, stream=True)
+    assert np.array_equal(open_frames(layout.fused_frames)[:], open_frames(whole.fused_frames)[:])
