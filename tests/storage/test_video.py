@@ -321,3 +321,35 @@ def test_undecodable_image(tmp_path):
     (folder / "0002.png").write_bytes(b"not a png")
     with pytest.raises(ClipError, match="cannot decode image 0002.png"):
         list(iter_frames(str(folder), 3))
+
+
+SAME_FRAMES_FOUR_TIMES = """
+import sys
+import numpy as np
+from temcoco.allocator import keep_freed_memory
+from temcoco.storage.video import VideoWriter
+keep_freed_memory()  # freed memory is recycled, as in an actor
+height, width, folder = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+rng = np.random.default_rng(0)
+scene = rng.integers(0, 255, (height + 40, width + 40, 3), dtype=np.uint8)
+frames = np.stack([scene[t : t + height, 2 * t : 2 * t + width] for t in range(20)])
+videos = []
+for run in range(4):
+    garbage = [np.full(1 << 20, 255 - 7 * run, np.uint8) for _ in range(50)]  # what the next blocks held before
+    del garbage
+    with VideoWriter(f"{folder}/{run}.mp4", 25.0) as writer:
+        writer.write(frames)
+    videos.append(open(f"{folder}/{run}.mp4", "rb").read())
+print(sum(video == videos[0] for video in videos))
+"""
+
+
+@pytest.mark.parametrize(("height", "width"), [(32, 48), (30, 44), (31, 45)])
+def test_the_same_frames_give_the_same_video_whatever_memory_held_before(tmp_path, height, width):
+    """x264's MB-tree read memory it had not written: with recycled memory the same frames gave other videos."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", SAME_FRAMES_FOUR_TIMES, str(height), str(width), str(tmp_path)],
+                         check=True, capture_output=True, text=True)
+    assert out.stdout.strip() == "4"

@@ -50,8 +50,7 @@ def video_frames(url: str) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def clip_16(tmp_path_factory):
-    """9 frames of 32 x 48: x264 encodes frames of sizes that are multiples of 16 alike in every run (see
-    VideoWriter), so two videos of the same frames decode to the same pixels."""
+    """9 frames of 32 x 48 (the same frames give the same video, see VideoWriter: two videos compare exactly)."""
     root = write_pair(tmp_path_factory.mktemp("clip16"), 9, 32, 48, seed=5)
     return ClipSource("c", str(root / "ir"), str(root / "vi"))
 

@@ -27,7 +27,7 @@ from temcoco.workers.ingest import Limits
 
 @pytest.fixture(scope="module")
 def clip_16(tmp_path_factory):
-    """9 frames of 32 x 48 (x264 encodes equal frames of these sizes alike in every run, see VideoWriter)."""
+    """9 frames of 32 x 48 (the same frames give the same video, see VideoWriter: two videos compare exactly)."""
     root = write_pair(tmp_path_factory.mktemp("stream"), 9, 32, 48, seed=7)
     return ClipSource("c", str(root / "ir"), str(root / "vi"))
 
