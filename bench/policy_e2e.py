@@ -9,7 +9,8 @@ and the network ``temcoco`` (its first ``--network-frames`` frames: ~0.4 s a fra
 ``fuse`` without metrics (in process, the method loaded beforehand: start-up excluded), then `submit`
 (1 worker, 1 core) under ``--metrics full``, ``sampled --metric-stride 8`` and ``off``; a submit's
 frames/s is the clip row's frames / seconds (the clip's own time: start-up and wrap-up excluded) and
-its measuring share is metrics_seconds / seconds. Prints a markdown table.
+its measuring share is metrics_seconds / seconds: the time the measuring thread was busy, beside
+decoding, fusion and encoding (not a part of the clip's time that adds up with them). Prints a markdown table.
 """
 
 from __future__ import annotations
@@ -93,7 +94,7 @@ def main() -> None:
     parser.add_argument("--cpus-per-worker", type=int, default=1, help="the actor's cores (fuse uses the machine's)")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="policy_e2e_"))
-    print("| method | clip | run | frames/s | vs fuse | metrics share of the clip's time |")
+    print("| method | clip | run | frames/s | vs fuse | measuring thread busy, share of the clip's time |")
     print("|---|---|---|---|---|---|")
     for method in args.methods.split(","):
         frames = args.frames if method == "average" else args.network_frames
