@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 
 from temcoco.model.base import FusionMethod
@@ -43,9 +44,9 @@ def fuse_pair(
     depth = method.temporal_radius if depth is None else depth
     info = probe_pair(ir_url, vi_url, storage_options)
     stats = PairStats(0, 0, 0, "")
-    pairs = threaded(iter_pairs(ir_url, vi_url, storage_options, stats=stats, info=info), depth=chunk)
     frames, meter = 0, _Meter(policy, resolve_device())
-    with VideoWriter(out_url, info.fps, storage_options) as writer, Consumer(writer.write, name="encoder") as encoder:
+    with (closing(threaded(iter_pairs(ir_url, vi_url, storage_options, stats=stats, info=info), depth=chunk)) as pairs,
+          VideoWriter(out_url, info.fps, storage_options) as writer, Consumer(writer.write, name="encoder") as encoder):
         for spec, window in stream_windows(pairs, chunk, depth):
             fused = fuse_window(method, spec, *window)
             meter.update(spec, window, fused)
@@ -84,5 +85,6 @@ class _Meter:
             return None
         began = time.perf_counter()
         result = self._metrics.result()
+        self._metrics.close()
         self.seconds += time.perf_counter() - began
         return result

@@ -7,6 +7,7 @@ chunks whatever the clip's length. A thread's error is raised in the caller.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 from collections.abc import Callable, Iterator
@@ -20,22 +21,40 @@ class _Cancelled(Exception):
 
 
 def threaded(items: Iterator, depth: int) -> Iterator:
-    """Run the iterator ``items`` in a thread, ``depth`` items ahead; re-raise its errors here."""
+    """Run the iterator ``items`` in a thread, ``depth`` items ahead; re-raise its errors here.
+
+    Closing the returned iterator early (its consumer failed or stopped) stops the thread and closes
+    ``items``: a long-lived worker keeps no decoder blocked on a queue nobody reads."""
     q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
 
     def produce() -> None:
         try:
             for item in items:
                 q.put(item)
+                if stop.is_set():
+                    return
             q.put(_END)
         except BaseException as e:  # noqa: BLE001 - handed to the consumer
             q.put(e)
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
 
-    threading.Thread(target=produce, daemon=True).start()
-    while (item := q.get()) is not _END:
-        if isinstance(item, BaseException):
-            raise item
-        yield item
+    thread = threading.Thread(target=produce, name="decoder", daemon=True)
+    thread.start()
+    try:
+        while (item := q.get()) is not _END:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():  # unblock its put; it sees ``stop`` after it
+            with contextlib.suppress(queue.Empty):
+                q.get_nowait()
+            thread.join(0.01)
 
 
 class Consumer:

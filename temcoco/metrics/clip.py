@@ -208,6 +208,11 @@ class ClipMetrics:
             self._add("feaCD", feacd(d[0], d[1], d[2]))
         self._prev_logits = logits if self._chained else None
 
+    def close(self) -> None:
+        """End the flow thread, if any (queued pairs are still added by :meth:`result` and :attr:`per_frame`)."""
+        if self._flow_thread is not None:
+            self._flow_thread.shutdown(wait=True)
+
     def result(self) -> dict[str, float | str | None]:
         """Clip means of METRIC_COLUMNS (None where no finite sample), ``flow_method`` and the policy's columns."""
         self._measure_pending()

@@ -81,6 +81,7 @@ class ClipOutput:
         mark = time.perf_counter()
         result = self._metrics.result() if self._metrics is not None else self.policy.columns()
         series = self._metrics.per_frame if self._metrics is not None else {}
+        self._close_metrics()
         self.measuring += time.perf_counter() - mark
         self._write_preview(series)
         return {**result, "metrics_seconds": self.measuring, "finish_seconds": time.perf_counter() - self.began}
@@ -103,7 +104,12 @@ class ClipOutput:
         if error_type is not None:
             self._measurer.cancel()
             self._encoder.cancel()
+            self._close_metrics()
             self._writer.__exit__(error_type, error, traceback)  # discarded
+
+    def _close_metrics(self) -> None:
+        if self._metrics is not None:
+            self._metrics.close()
 
 
 def encode_and_measure(layout: ClipLayout, ingested: Ingested, storage_options: dict | None = None,

@@ -12,6 +12,7 @@ chunks out over the pool would only add staging (see :mod:`temcoco.flows.fuse_ar
 
 from __future__ import annotations
 
+from contextlib import closing
 from dataclasses import dataclass
 
 import numpy as np
@@ -50,8 +51,9 @@ def stream_clip(pair: OpenPair, layout: ClipLayout, method: FusionMethod, policy
     done = committed_chunks(layout, pair.fingerprint, chunk, so) & {i * chunk for i in stored_chunks(
         layout.fused_frames, so)}
     frames = chunks = fused_frames = 0
-    with ClipOutput(layout, info.fps, info.vi.frames or chunk, chunk, so, policy) as output:
-        for spec, (ir, vi) in stream_windows(threaded(pair.pairs, chunk), chunk, method.temporal_radius):
+    with (ClipOutput(layout, info.fps, info.vi.frames or chunk, chunk, so, policy) as output,
+          closing(threaded(pair.pairs, chunk)) as decoded):
+        for spec, (ir, vi) in stream_windows(decoded, chunk, method.temporal_radius):
             if spec.start in done and array.shape[0] >= spec.stop:
                 fused = read_window(array, spec.start, spec.stop)
             else:

@@ -87,10 +87,15 @@ def test_a_streamed_clip_equals_the_staged_one(clip_16, tmp_path, name):
 
 
 def test_a_stream_killed_half_way_resumes_from_its_committed_chunks(clip_16, tmp_path):
+    import threading
+
     killed = Counted("average", fail_at=4)
     with pytest.raises(RuntimeError, match="killed at frame 4"):
         run_clip(clip_16, tmp_path / "out", killed, stream=True)
     assert killed.fused == [0]
+    left = [t.name for t in threading.enumerate() if t.name in ("decoder", "encoder", "measurer")
+            or t.name.startswith("temcoco-flows")]
+    assert not left  # a long-lived actor keeps no thread of the failed clip
     rerun = Counted("average")
     layout, outcome = run_clip(clip_16, tmp_path / "out", rerun, stream=True)
     assert rerun.fused == [4, 8]  # frames 0-3 were committed: read back, not fused again
