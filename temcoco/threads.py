@@ -85,15 +85,16 @@ class Consumer:
 
     def close(self) -> None:
         """Wait until every item put is consumed; raise the thread's error, if any."""
-        self.close_quietly()
+        self._join()
         self._raise()
 
     def cancel(self) -> None:
         """Drop the items not consumed yet and let the thread end (its error, if any, is not raised)."""
         self._error = self._error or _Cancelled()
-        self.close_quietly()
+        self._join()
 
-    def close_quietly(self) -> None:
+    def _join(self) -> None:
+        """End the thread once the items put before are consumed (or dropped)."""
         if self._thread.is_alive():
             self._queue.put(_END)
             self._thread.join()

@@ -8,8 +8,9 @@ Prefect tracks clips in batches: one task run per ``BATCH_CLIPS`` clips, with a 
 clips' results (a task run costs the driver about 13 ms and the Prefect server a database row:
 too much per clip for 60,000 clips a night), recorded as each batch ends. The Ray actor pool runs
 the stages: a short clip is one round trip (``temcoco.workers.clip``), and so is a longer one
-streamed through one actor; the job's last long clips fan their chunks out (see :class:`ClipLoop`). The driver's one loop (:class:`ClipLoop`) begins clips and waits on the pool; it holds
-only the clips in flight and the job's counts.
+streamed through one actor; the job's last long clips fan their chunks out. The driver's one loop
+(:class:`ClipLoop`) begins clips, decides which are streamed, and waits on the pool; it holds only
+the clips in flight and the job's counts.
 """
 
 from __future__ import annotations
@@ -121,9 +122,9 @@ def record_batch(batch: ClipBatch, results: list[ClipResult]) -> None:
 
 
 class ClipInFlight:
-    """One clip through its stages on the pool: ``start`` (a streamed clip ends there), then (a longer clip)
-    its chunks fanned out and ``finish``. ``done`` gets its result once: ``failed`` with a reason if a stage failed, its row written
-    (by the actor, or here for a clip that failed) or kept."""
+    """One clip through its stages on the pool: ``start`` (a streamed clip ends there), then (a longer
+    clip) its chunks fanned out and ``finish``. ``done`` gets its result once: ``failed`` with a reason
+    if a stage failed, its row written (by the actor, or here for a clip that failed) or kept."""
 
     def __init__(self, clip: PendingClip, job: JobConfig, method: MethodInfo, date: str, pool: WorkerPool,
                  done: Callable[[ClipResult], None], stream: bool = False) -> None:
