@@ -130,6 +130,40 @@ class ListedFiles(FSSpecHandler):
         return pa.PythonFile(f, mode="r")
 
 
+class ScansWithoutGIL:
+    """A pyarrow dataset whose scans start with the GIL released.
+
+    DuckDB scans a registered dataset through ``scanner(columns=, filter=).to_reader()``, and
+    ``Scanner.to_reader`` starts the scan holding the GIL. The table's files are read through Python
+    (fsspec) on Arrow's IO threads, whose buffers take the GIL when freed, sometimes under a lock the
+    starting thread waits for: a deadlock (seen in CI; here about one query in fifty hung).
+    ``Scanner.to_batches`` starts the scan, and waits for each batch, with the GIL released."""
+
+    def scanner(self, **options) -> ReadsWithoutGIL:
+        return ReadsWithoutGIL(super().scanner(**options))
+
+
+@dataclass(frozen=True)
+class ReadsWithoutGIL:
+    """A pyarrow Scanner whose ``to_reader`` streams ``to_batches``; all else is the scanner's."""
+
+    scanner: ds.Scanner
+
+    def to_reader(self) -> pa.RecordBatchReader:
+        return pa.RecordBatchReader.from_batches(self.scanner.projected_schema, self.scanner.to_batches())
+
+    def __getattr__(self, name: str):
+        return getattr(self.scanner, name)
+
+
+class FilesDataset(ScansWithoutGIL, ds.FileSystemDataset):
+    """The table's files (see :class:`ScansWithoutGIL`)."""
+
+
+class UnionDataset(ScansWithoutGIL, ds.UnionDataset):
+    """The table's files and the parts read now (see :class:`ScansWithoutGIL`)."""
+
+
 def parse_loose(root: str, path: str, size: int) -> LooseRow | None:
     """The loose row at ``path`` (see :func:`temcoco.storage.layout.loose_row`) of the table ``root``, or
     None for any other file."""
@@ -186,10 +220,10 @@ def table_dataset(fs: fsspec.AbstractFileSystem, listing: Listing) -> ds.Dataset
     for r in listing.loose:
         where = (ds.field("date") == r.date) & (ds.field("job_id") == r.job_id)
         fragments.append(FORMAT.make_fragment(r.path, arrow_fs, partition_expression=where, file_size=r.size))
-    lazy = ds.FileSystemDataset(fragments, TABLE_SCHEMA, FORMAT, arrow_fs)
+    lazy = FilesDataset(fragments, TABLE_SCHEMA, FORMAT, arrow_fs)
     if not partial:
         return lazy
-    return ds.dataset([lazy, ds.InMemoryDataset(pa.concat_tables(partial).select(TABLE_SCHEMA.names))])
+    return UnionDataset(TABLE_SCHEMA, [lazy, ds.InMemoryDataset(pa.concat_tables(partial).select(TABLE_SCHEMA.names))])
 
 
 def dataset(out: str, storage_options: dict | None = None) -> ds.Dataset:

@@ -1,11 +1,14 @@
 import datetime as dt
+import subprocess
+import sys
 
+import pyarrow.compute as pc
 import pytest
 
 from temcoco.errors import TemcocoError
 from temcoco.storage.commits import committed_chunks
 from temcoco.storage.layout import ClipLayout
-from temcoco.storage.results import query, write_row
+from temcoco.storage.results import dataset, query, write_row
 
 
 def test_rows_are_one_per_clip_per_job_and_queryable(tmp_path):
@@ -41,3 +44,37 @@ def test_temp_files_never_break_readers(tmp_path):
     (tmp_path / "frames" / "average-1" / "c.commits").mkdir(parents=True)
     (tmp_path / "frames" / "average-1" / "c.commits" / ".tmp-1-000000000000").write_text("{")
     assert committed_chunks(layout, "fp", 2, None) == set()
+
+
+STREAMED_QUERIES = '''
+import sys
+from temcoco.storage.results import query_batches
+for n in range(int(sys.argv[2])):
+    reader = query_batches(sys.argv[1], "SELECT clip_id, status FROM metrics ORDER BY clip_id", batch=2)
+    next(iter(reader))  # read one batch and drop the rest, as `temcoco metrics --limit` does
+print("done")
+'''
+
+
+def test_many_streamed_queries_never_deadlock(tmp_path):
+    """DuckDB starts each scan through ``Scanner.to_reader``, which holds the GIL while Arrow's IO threads,
+    reading through fsspec, need it: before the table's scans started without it, this hung (2 runs of 2,
+    within ~5 to 180 queries; in CI, the whole run)."""
+    out = str(tmp_path)
+    for i in range(40):
+        write_row(out, "2026-11-29", f"j{i % 3}", f"c{i}", {"clip_id": f"c{i:02d}", "status": "ok", "frames": i})
+    try:
+        p = subprocess.run([sys.executable, "-c", STREAMED_QUERIES, out, "300"], capture_output=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        pytest.fail("300 streamed queries did not finish in 120 s: a deadlock")
+    assert p.returncode == 0 and p.stdout.decode().split() == ["done"], p.stderr.decode()[-2000:]
+
+
+def test_the_table_is_a_whole_pyarrow_dataset(tmp_path):
+    """Besides DuckDB's ``to_reader``, the dataset's other scans are pyarrow's own."""
+    out = str(tmp_path)
+    for i in range(3):
+        write_row(out, "2026-11-29", "j", f"c{i}", {"clip_id": f"c{i}", "status": "ok", "frames": i})
+    table = dataset(out).to_table(columns=["clip_id", "frames"], filter=pc.field("frames") > 0)
+    assert sorted(table.to_pylist(), key=str) == [{"clip_id": "c1", "frames": 1}, {"clip_id": "c2", "frames": 2}]
+    assert dataset(out).count_rows() == 3
