@@ -136,7 +136,7 @@ class ScansWithoutGIL:
     DuckDB scans a registered dataset through ``scanner(columns=, filter=).to_reader()``, and
     ``Scanner.to_reader`` starts the scan holding the GIL. The table's files are read through Python
     (fsspec) on Arrow's IO threads, whose buffers take the GIL when freed, sometimes under a lock the
-    starting thread waits for: a deadlock (seen in CI; here about one query in fifty hung).
+    starting thread waits for: a deadlock (seen in CI; here a loop of queries hung within 5 to 180).
     ``Scanner.to_batches`` starts the scan, and waits for each batch, with the GIL released."""
 
     def scanner(self, **options) -> ReadsWithoutGIL:
