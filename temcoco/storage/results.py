@@ -160,7 +160,7 @@ class FilesDataset(ScansWithoutGIL, ds.FileSystemDataset):
     """The table's files (see :class:`ScansWithoutGIL`)."""
 
 
-class UnionDataset(ScansWithoutGIL, ds.UnionDataset):
+class FilesAndInMemoryDataset(ScansWithoutGIL, ds.UnionDataset):
     """The table's files and the parts read now (see :class:`ScansWithoutGIL`)."""
 
 
@@ -223,7 +223,8 @@ def table_dataset(fs: fsspec.AbstractFileSystem, listing: Listing) -> ds.Dataset
     lazy = FilesDataset(fragments, TABLE_SCHEMA, FORMAT, arrow_fs)
     if not partial:
         return lazy
-    return UnionDataset(TABLE_SCHEMA, [lazy, ds.InMemoryDataset(pa.concat_tables(partial).select(TABLE_SCHEMA.names))])
+    read_now = ds.InMemoryDataset(pa.concat_tables(partial).select(TABLE_SCHEMA.names))
+    return FilesAndInMemoryDataset(TABLE_SCHEMA, [lazy, read_now])
 
 
 def dataset(out: str, storage_options: dict | None = None) -> ds.Dataset:

@@ -4,6 +4,7 @@ a stream killed half way resumes from its committed chunks; the driver streams u
 from __future__ import annotations
 
 import json
+import threading
 from collections import deque
 from pathlib import Path
 
@@ -87,8 +88,6 @@ def test_a_streamed_clip_equals_the_staged_one(clip_16, tmp_path, name):
 
 
 def test_a_stream_killed_half_way_resumes_from_its_committed_chunks(clip_16, tmp_path):
-    import threading
-
     killed = Counted("average", fail_at=4)
     with pytest.raises(RuntimeError, match="killed at frame 4"):
         run_clip(clip_16, tmp_path / "out", killed, stream=True)
